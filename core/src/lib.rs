@@ -1,0 +1,22 @@
+//! volnic-core: the storage transport engine of volnic.
+//!
+//! Everything that decides what goes on a volume, and when, lives here and is
+//! pure: no I/O of its own (volumes are behind [`Volume`]), no clock of its
+//! own (time is passed in, in microseconds of a monotonic clock), no `unsafe`.
+//! The Windows miniport and the Linux TAP endpoint are thin hosts around it.
+//!
+//! Data flows one way through it:
+//! frame → [`queue::SendQueue`] → [`packer::Packer`] → block on the send volume
+//! → (storage mirror) → receive volume → [`scanner::Scanner`] → frame.
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod volume;
+
+pub use volume::{MemVolume, Volume, VolumeError, VolumeErrorKind};
+
+/// Alignment of every buffer the engine hands to a [`Volume`] (the largest
+/// logical sector size in use, so unbuffered I/O accepts it as is).
+pub const IO_ALIGN: usize = 4096;

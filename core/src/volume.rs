@@ -1,0 +1,137 @@
+//! The one I/O seam of the engine: a volume is a byte-addressed device that
+//! the engine reads and writes in whole blocks.
+//!
+//! Hosts implement it: the Linux file/block-device volume (`volnic-tools`),
+//! the Windows `ZwReadFile`/`ZwWriteFile` volume in the driver, and the
+//! in-memory and fault-injecting volumes of the test harness.
+
+use core::fmt;
+
+/// Why a volume operation failed, in the terms an administrator acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VolumeErrorKind {
+    /// The path does not exist.
+    NotFound,
+    /// The caller may not open, read or write the volume.
+    PermissionDenied,
+    /// The volume is read-only.
+    ReadOnly,
+    /// No space left to write (a sparse file on a full filesystem).
+    NoSpace,
+    /// The offset/length lies beyond the end of the volume.
+    OutOfRange,
+    /// The request was not aligned as the device requires.
+    Misaligned,
+    /// Any other I/O error, with the host's error code.
+    Io,
+}
+
+/// An I/O error from a [`Volume`], with the host's native error code (errno,
+/// NTSTATUS) kept for the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VolumeError {
+    pub kind: VolumeErrorKind,
+    pub code: i64,
+}
+
+impl VolumeError {
+    pub const fn new(kind: VolumeErrorKind, code: i64) -> Self {
+        Self { kind, code }
+    }
+}
+
+impl fmt::Display for VolumeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            VolumeErrorKind::NotFound => "volume not found",
+            VolumeErrorKind::PermissionDenied => "permission denied on volume",
+            VolumeErrorKind::ReadOnly => "volume is read-only",
+            VolumeErrorKind::NoSpace => "no space left on volume",
+            VolumeErrorKind::OutOfRange => "access beyond the end of the volume",
+            VolumeErrorKind::Misaligned => "misaligned volume access",
+            VolumeErrorKind::Io => "volume I/O error",
+        };
+        write!(f, "{what} (code {})", self.code)
+    }
+}
+
+/// A volume the engine reads and writes with unbuffered I/O.
+///
+/// Offsets and lengths passed by the engine are always multiples of the
+/// volume's block size (itself a multiple of 512), and buffers handed over by
+/// the engine are aligned to [`crate::IO_ALIGN`] bytes, so an implementation
+/// can pass them straight to `O_DIRECT` / `FILE_NO_INTERMEDIATE_BUFFERING`.
+pub trait Volume {
+    /// Length of the volume in bytes.
+    fn len_bytes(&self) -> u64;
+    /// Read exactly `buf.len()` bytes at `offset`, bypassing any cache.
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError>;
+    /// Write all of `data` at `offset`; when this returns, the data is on
+    /// stable storage (write-through).
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), VolumeError>;
+}
+
+impl<V: Volume + ?Sized> Volume for &mut V {
+    fn len_bytes(&self) -> u64 {
+        (**self).len_bytes()
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
+        (**self).read_at(offset, buf)
+    }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), VolumeError> {
+        (**self).write_at(offset, data)
+    }
+}
+
+impl<V: Volume + ?Sized> Volume for alloc::boxed::Box<V> {
+    fn len_bytes(&self) -> u64 {
+        (**self).len_bytes()
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
+        (**self).read_at(offset, buf)
+    }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), VolumeError> {
+        (**self).write_at(offset, data)
+    }
+}
+
+/// A volume held in memory: the reference implementation used by unit tests
+/// and by hosts that simulate storage.
+#[derive(Clone, Debug, Default)]
+pub struct MemVolume {
+    pub bytes: alloc::vec::Vec<u8>,
+}
+
+impl MemVolume {
+    pub fn new(len: usize) -> Self {
+        Self {
+            bytes: alloc::vec![0; len],
+        }
+    }
+
+    fn range(&self, offset: u64, len: usize) -> Result<core::ops::Range<usize>, VolumeError> {
+        let start = usize::try_from(offset)
+            .map_err(|_| VolumeError::new(VolumeErrorKind::OutOfRange, 0))?;
+        let end = start
+            .checked_add(len)
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or(VolumeError::new(VolumeErrorKind::OutOfRange, 0))?;
+        Ok(start..end)
+    }
+}
+
+impl Volume for MemVolume {
+    fn len_bytes(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
+        let range = self.range(offset, buf.len())?;
+        buf.copy_from_slice(&self.bytes[range]);
+        Ok(())
+    }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), VolumeError> {
+        let range = self.range(offset, data.len())?;
+        self.bytes[range].copy_from_slice(data);
+        Ok(())
+    }
+}

@@ -1,0 +1,2 @@
+//! Std hosts of the volnic engine: file and block-device volumes, the storage
+//! mirror emulator, and the command-line tool's subcommands.
