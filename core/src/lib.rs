@@ -13,6 +13,7 @@
 
 extern crate alloc;
 
+pub mod format;
 pub mod volume;
 
 pub use volume::{MemVolume, Volume, VolumeError, VolumeErrorKind};
