@@ -97,7 +97,7 @@ impl fmt::Display for FormatError {
 
 /// Checks that `block_size` is a legal block size.
 pub fn check_block_size(block_size: u32) -> Result<(), FormatError> {
-    if !(MIN_BLOCK_SIZE..=MAX_BLOCK_SIZE).contains(&block_size) || block_size % 512 != 0 {
+    if !(MIN_BLOCK_SIZE..=MAX_BLOCK_SIZE).contains(&block_size) || !block_size.is_multiple_of(512) {
         return Err(FormatError::BadField("block_size"));
     }
     Ok(())
@@ -640,7 +640,10 @@ mod tests {
         let mut flipped = block.clone();
         flipped[40] ^= 1;
         assert_eq!(Superblock::parse(&flipped), Err(FormatError::BadChecksum));
-        assert_eq!(Superblock::parse(&block[..100]), Err(FormatError::Truncated));
+        assert_eq!(
+            Superblock::parse(&block[..100]),
+            Err(FormatError::Truncated)
+        );
         assert_eq!(Superblock::parse(&[0u8; 512]), Err(FormatError::BadMagic));
     }
 

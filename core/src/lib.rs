@@ -7,13 +7,22 @@
 //!
 //! Data flows one way through it:
 //! frame → [`queue::SendQueue`] → [`packer::Packer`] → block on the send volume
-//! → (storage mirror) → receive volume → [`scanner::Scanner`] → frame.
+//! → (storage mirror) → receive volume → [`Link::poll`]'s scanner → frame.
 #![no_std]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
+pub mod aligned;
 pub mod format;
+pub mod link;
+#[cfg(test)]
+mod link_tests;
+pub mod packer;
+pub mod queue;
+pub mod stats;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod volume;
 
 pub use volume::{MemVolume, Volume, VolumeError, VolumeErrorKind};
@@ -21,3 +30,7 @@ pub use volume::{MemVolume, Volume, VolumeError, VolumeErrorKind};
 /// Alignment of every buffer the engine hands to a [`Volume`] (the largest
 /// logical sector size in use, so unbuffered I/O accepts it as is).
 pub const IO_ALIGN: usize = 4096;
+
+pub use link::{Link, LinkConfig, LinkError, PeerProblem, PeerState, PollReport};
+pub use queue::{Pushed, QueueError, SendQueue};
+pub use stats::Counters;

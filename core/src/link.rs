@@ -1,0 +1,1104 @@
+//! The link engine: one node's end of a volnic link.
+//!
+//! A [`Link`] owns no volume and no clock. The host calls
+//! [`Link::pack`] (memory only, under the host's send-queue lock) and
+//! [`Link::poll`] (volume I/O, outside any lock) from its datapath thread,
+//! passing the monotonic time in microseconds. `poll` writes ready blocks to
+//! the send volume as flow control allows, keeps the state record fresh,
+//! follows the peer's state record and scans the receive volume, delivering
+//! each frame exactly once, in order, to the host's sink.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::aligned::AlignedBuf;
+use crate::format::{
+    BlockCheck, DataHeader, FormatError, Geometry, PublishedCounters, StateRecord, Superblock,
+    WriterState, DATA_HEADER_LEN, FRAME_PREFIX_LEN, HOST_NAME_LEN, MAC_LEN, NO_FRAME_START,
+    SUPERBLOCK_LEN,
+};
+use crate::packer::Packer;
+use crate::queue::SendQueue;
+use crate::stats::Counters;
+use crate::volume::{Volume, VolumeError};
+
+/// Tunables of a link. Times are in microseconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkConfig {
+    /// This node's number; the send volume's superblock must name it as writer.
+    pub node_id: u32,
+    /// How long a partly filled block waits for more frames (0: written as
+    /// soon as the datapath is free; frames arriving during a write are
+    /// batched into the next block).
+    pub flush_delay_us: u64,
+    /// The peer is silent when its state record has not changed and no block
+    /// arrived for this long.
+    pub peer_timeout_us: u64,
+    /// How often the state record is rewritten as a liveness signal.
+    pub state_interval_us: u64,
+    /// How often the peer's state record is read while nothing else calls
+    /// for it.
+    pub state_poll_us: u64,
+    /// Shortest interval between state-record writes made only to carry an
+    /// acknowledgement.
+    pub ack_interval_us: u64,
+    /// How long a block with a bad checksum is retried (a torn write still in
+    /// flight) before it is declared corrupt and skipped.
+    pub torn_grace_us: u64,
+    /// How long to watch the send volume's state record for another live
+    /// writer before claiming a volume whose last record says running.
+    pub claim_wait_us: u64,
+    /// Most blocks written in one volume write.
+    pub max_batch_blocks: usize,
+    /// Most blocks read per poll.
+    pub max_read_blocks: usize,
+    /// Name published in the state record (for error messages on the peer).
+    pub host_name: [u8; HOST_NAME_LEN],
+}
+
+impl LinkConfig {
+    /// Defaults for node `node_id`: no flush delay, 3 s peer timeout.
+    pub fn new(node_id: u32) -> Self {
+        let mut cfg = Self {
+            node_id,
+            flush_delay_us: 0,
+            peer_timeout_us: 3_000_000,
+            state_interval_us: 0,
+            state_poll_us: 0,
+            ack_interval_us: 1_000,
+            torn_grace_us: 50_000,
+            claim_wait_us: 0,
+            max_batch_blocks: 16,
+            max_read_blocks: 16,
+            host_name: [0; HOST_NAME_LEN],
+        };
+        cfg.set_peer_timeout_us(3_000_000);
+        cfg
+    }
+
+    /// Sets the peer timeout and the intervals derived from it.
+    pub fn set_peer_timeout_us(&mut self, timeout_us: u64) {
+        let timeout_us = timeout_us.max(1_000);
+        self.peer_timeout_us = timeout_us;
+        self.state_interval_us = timeout_us / 5;
+        self.state_poll_us = (timeout_us / 10).min(100_000);
+        self.claim_wait_us = self.state_interval_us * 2 + self.state_interval_us / 2;
+    }
+
+    pub fn set_host_name(&mut self, name: &str) {
+        let mut rec = blank_record();
+        rec.set_host_name(name);
+        self.host_name = rec.host_name;
+    }
+}
+
+fn blank_record() -> StateRecord {
+    StateRecord {
+        state: WriterState::Starting,
+        writer_node: 0,
+        reader_node: 0,
+        epoch: 0,
+        next_seq: 0,
+        ack_epoch: 0,
+        ack_seq: 0,
+        update_count: 0,
+        writer_time_us: 0,
+        host_name: [0; HOST_NAME_LEN],
+        counters: PublishedCounters::default(),
+        mac: [0; MAC_LEN],
+    }
+}
+
+/// Errors that stop a link from starting or running. Each message names the
+/// problem and what to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkError {
+    /// I/O on the send volume failed.
+    SendIo(VolumeError),
+    /// I/O on the receive volume failed.
+    ReceiveIo(VolumeError),
+    /// The send volume is not a volnic volume.
+    SendNotFormatted(FormatError),
+    /// The send volume is shorter than its superblock says.
+    SendTruncated { need: u64, have: u64 },
+    /// The send volume was formatted for another writer node.
+    SendOwnedByOther { writer_node: u32, node_id: u32 },
+    /// Another live writer is using the send volume.
+    SendInUse {
+        host: [u8; HOST_NAME_LEN],
+        epoch: u64,
+    },
+    /// The send volume carries keyed MACs but no key is configured.
+    AuthNotConfigured,
+}
+
+fn host_str(host: &[u8; HOST_NAME_LEN]) -> &str {
+    let end = host.iter().position(|&c| c == 0).unwrap_or(HOST_NAME_LEN);
+    core::str::from_utf8(&host[..end]).unwrap_or("?")
+}
+
+impl fmt::Display for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkError::SendIo(e) => write!(f, "send volume: {e}: check the path, its permissions and the storage"),
+            LinkError::ReceiveIo(e) => write!(f, "receive volume: {e}: check the path, its permissions and the storage"),
+            LinkError::SendNotFormatted(e) => write!(f, "send volume is not a volnic volume ({e}): run `volnic format` on it"),
+            LinkError::SendTruncated { need, have } => write!(f, "send volume holds {have} bytes but its format needs {need}: reformat it or restore its size"),
+            LinkError::SendOwnedByOther { writer_node, node_id } => write!(f, "send volume was formatted for writer node {writer_node}, this is node {node_id}: fix NodeId or the volume paths"),
+            LinkError::SendInUse { host, epoch } => write!(f, "send volume is being written by another live node '{}' (epoch {epoch}): two nodes must not share a send volume", host_str(host)),
+            LinkError::AuthNotConfigured => f.write_str("send volume is formatted for authenticated blocks but no key is configured: set the key file"),
+        }
+    }
+}
+
+/// Why the receive side cannot carry traffic (the link is down meanwhile).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerProblem {
+    /// The receive volume holds no valid volnic superblock (yet).
+    NotFormatted(FormatError),
+    /// The receive volume is formatted for a different reader node.
+    WrongReader { reader_node: u32, node_id: u32 },
+    /// The receive volume's writer is this node: send and receive are the
+    /// same volume or the mirror runs the wrong way.
+    OwnVolume,
+    /// Peers use different block sizes.
+    BlockSizeMismatch { ours: u32, theirs: u32 },
+    /// The receive volume is shorter than its superblock says.
+    Truncated { need: u64, have: u64 },
+    /// A block written by another link sits in the ring.
+    Foreign { writer_node: u32 },
+    /// Reading the receive volume fails.
+    Io(VolumeError),
+}
+
+impl fmt::Display for PeerProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerProblem::NotFormatted(e) => write!(f, "receive volume is not a volnic volume ({e}): format the peer's send volume and check the mirror"),
+            PeerProblem::WrongReader { reader_node, node_id } => write!(f, "receive volume is meant for node {reader_node}, this is node {node_id}: check the volume paths"),
+            PeerProblem::OwnVolume => f.write_str("receive volume is written by this node: send and receive volumes are swapped or the same"),
+            PeerProblem::BlockSizeMismatch { ours, theirs } => write!(f, "peer uses {theirs}-byte blocks, this node {ours}: format both send volumes with the same block size"),
+            PeerProblem::Truncated { need, have } => write!(f, "receive volume holds {have} bytes but its format needs {need}: check the mirror target size"),
+            PeerProblem::Foreign { writer_node } => write!(f, "receive volume holds blocks of another link (writer node {writer_node}): check which volumes are mirrored where"),
+            PeerProblem::Io(e) => write!(f, "receive volume: {e}"),
+        }
+    }
+}
+
+/// What this node knows of its peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerState {
+    /// No state record of the peer seen yet.
+    Unknown,
+    Starting,
+    Running,
+    ShuttingDown,
+    /// No fresh record or block within the peer timeout.
+    Silent,
+}
+
+impl PeerState {
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerState::Unknown => "unknown",
+            PeerState::Starting => "starting",
+            PeerState::Running => "running",
+            PeerState::ShuttingDown => "shutting-down",
+            PeerState::Silent => "silent",
+        }
+    }
+}
+
+/// What one call of [`Link::poll`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PollReport {
+    pub blocks_written: usize,
+    pub blocks_read: usize,
+    pub frames_delivered: usize,
+    /// The link state (peer fresh and running, receive side sound).
+    pub link_up: bool,
+    /// `link_up` differs from the previous poll's.
+    pub link_changed: bool,
+    /// Ready blocks wait for the peer's acknowledgement.
+    pub flow_blocked: bool,
+    /// A volume write failed this poll (blocks stay pending and are retried).
+    pub write_error: Option<VolumeError>,
+    /// The earliest time a poll has something to do without new input.
+    pub next_due_us: u64,
+}
+
+impl PollReport {
+    /// True when the poll moved data.
+    pub fn busy(&self) -> bool {
+        self.blocks_written + self.blocks_read > 0
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Watching the send volume for another live writer until `until_us`.
+    Claiming {
+        until_us: u64,
+        seen_update: u64,
+    },
+    Running,
+    ShutDown,
+}
+
+/// A block with a bad checksum waiting to be declared torn-then-fixed or corrupt.
+#[derive(Clone, Copy, Debug)]
+struct BadBlock {
+    seq: u64,
+    since_us: u64,
+}
+
+/// The receive side's view of the peer.
+#[derive(Clone, Debug)]
+struct PeerView {
+    /// Epoch of the peer's run being followed (0: none yet).
+    epoch: u64,
+    /// Next sequence number expected from the peer.
+    expected: u64,
+    state: Option<WriterState>,
+    last_update_count: Option<u64>,
+    /// Last time the peer showed a sign of life.
+    last_alive_us: u64,
+    /// `next_seq` from the peer's latest state record, and when it was read.
+    next_seq_hint: u64,
+    hint_read_us: u64,
+    /// Acknowledgement of our blocks by the peer: (our epoch, next seq it wants).
+    ack: (u64, u64),
+}
+
+/// Reassembly of a frame spanning blocks.
+#[derive(Debug)]
+struct Reassembly {
+    buf: Vec<u8>,
+    want: usize,
+    /// Sequence number of the last block that contributed.
+    seq: u64,
+    active: bool,
+}
+
+/// One node's end of a link.
+#[derive(Debug)]
+pub struct Link {
+    cfg: LinkConfig,
+    send_sb: Superblock,
+    geo: Geometry,
+    payload_cap: usize,
+    epoch: u64,
+    next_seq: u64,
+    phase: Phase,
+    packer: Packer,
+    update_count: u64,
+    last_state_write_us: u64,
+    state_due_now: bool,
+    ack_dirty: bool,
+    recv_sb: Option<Superblock>,
+    problem: Option<PeerProblem>,
+    last_peer_read_us: Option<u64>,
+    peer: PeerView,
+    partial: Reassembly,
+    bad: Option<BadBlock>,
+    last_stale: Option<(u64, u64)>,
+    last_foreign: Option<(u64, u64)>,
+    link_up: bool,
+    block_buf: AlignedBuf,
+    read_buf: AlignedBuf,
+    counters: Counters,
+}
+
+impl Link {
+    /// Opens this node's end: validates the send volume, picks the epoch
+    /// (greater than any the volume has seen and at least `epoch_seed`, which
+    /// the host takes from its wall clock), writes the starting state record
+    /// (after a claim wait if the volume's last record says a writer was
+    /// running), and reads the receive volume to verify it is reachable.
+    pub fn open<S: Volume, R: Volume>(
+        cfg: LinkConfig,
+        send: &mut S,
+        recv: &mut R,
+        now_us: u64,
+        epoch_seed: u64,
+    ) -> Result<Link, LinkError> {
+        let mut first = AlignedBuf::new(4096);
+        send.read_at(0, &mut first.as_mut_slice()[..512])
+            .map_err(LinkError::SendIo)?;
+        let send_sb = Superblock::parse(first.as_slice()).map_err(LinkError::SendNotFormatted)?;
+        if send_sb.writer_node != cfg.node_id {
+            return Err(LinkError::SendOwnedByOther {
+                writer_node: send_sb.writer_node,
+                node_id: cfg.node_id,
+            });
+        }
+        if send_sb.authenticated() {
+            return Err(LinkError::AuthNotConfigured);
+        }
+        let geo = send_sb.geometry();
+        if send.len_bytes() < geo.volume_bytes() {
+            return Err(LinkError::SendTruncated {
+                need: geo.volume_bytes(),
+                have: send.len_bytes(),
+            });
+        }
+        let bs = geo.block_size as usize;
+        let mut block_buf = AlignedBuf::new(bs);
+        send.read_at(geo.state_offset(), block_buf.as_mut_slice())
+            .map_err(LinkError::SendIo)?;
+        let previous = StateRecord::parse(block_buf.as_slice()).ok();
+        let prev_epoch = previous.map_or(0, |r| r.epoch);
+        let epoch = prev_epoch.saturating_add(1).max(epoch_seed).max(1);
+        let phase = match previous {
+            Some(rec) if rec.state != WriterState::ShuttingDown => Phase::Claiming {
+                until_us: now_us.saturating_add(cfg.claim_wait_us),
+                seen_update: rec.update_count,
+            },
+            _ => Phase::Running,
+        };
+        let payload_cap = geo.payload_capacity(false);
+        let packer = Packer::new(bs, payload_cap, cfg.max_batch_blocks, cfg.flush_delay_us);
+        let read_buf = AlignedBuf::new(bs * cfg.max_read_blocks.max(1));
+        let mut link = Link {
+            send_sb,
+            geo,
+            payload_cap,
+            epoch,
+            next_seq: 0,
+            phase,
+            packer,
+            update_count: previous.map_or(0, |r| r.update_count),
+            last_state_write_us: now_us,
+            state_due_now: true,
+            ack_dirty: false,
+            recv_sb: None,
+            problem: None,
+            last_peer_read_us: None,
+            peer: PeerView {
+                epoch: 0,
+                expected: 0,
+                state: None,
+                last_update_count: None,
+                last_alive_us: now_us,
+                next_seq_hint: 0,
+                hint_read_us: 0,
+                ack: (0, 0),
+            },
+            partial: Reassembly {
+                buf: Vec::new(),
+                want: 0,
+                seq: 0,
+                active: false,
+            },
+            bad: None,
+            last_stale: None,
+            last_foreign: None,
+            link_up: false,
+            block_buf,
+            read_buf,
+            counters: Counters::default(),
+            cfg,
+        };
+        // The receive volume must be reachable now; its contents may still be
+        // unformatted (the peer may not have started), which only keeps the
+        // link down.
+        recv.read_at(0, &mut link.block_buf.as_mut_slice()[..512])
+            .map_err(LinkError::ReceiveIo)?;
+        link.check_receive_volume(recv, now_us);
+        if link.phase == Phase::Running {
+            link.write_state(send, WriterState::Running, now_us)
+                .map_err(LinkError::SendIo)?;
+        }
+        Ok(link)
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+    pub fn geometry(&self) -> Geometry {
+        self.geo
+    }
+    pub fn send_superblock(&self) -> &Superblock {
+        &self.send_sb
+    }
+    /// Payload bytes one block carries: the send queue's wake threshold.
+    pub fn block_payload(&self) -> usize {
+        self.payload_cap
+    }
+    /// Largest frame this link carries.
+    pub fn max_frame_len(&self) -> usize {
+        crate::format::MAX_FRAME_LEN
+    }
+    pub fn link_up(&self) -> bool {
+        self.link_up
+    }
+    /// Why the receive side is down, if it is.
+    pub fn peer_problem(&self) -> Option<PeerProblem> {
+        self.problem
+    }
+    /// The peer's epoch being followed and the next sequence expected.
+    pub fn peer_position(&self) -> (u64, u64) {
+        (self.peer.epoch, self.peer.expected)
+    }
+    /// Acknowledgement received from the peer: (epoch, next seq it wants).
+    pub fn peer_ack(&self) -> (u64, u64) {
+        self.peer.ack
+    }
+    /// True while the claim wait runs (no traffic yet).
+    pub fn claiming(&self) -> bool {
+        matches!(self.phase, Phase::Claiming { .. })
+    }
+    pub fn config(&self) -> &LinkConfig {
+        &self.cfg
+    }
+    /// Host-side drop: a frame refused because the queue was full.
+    pub fn count_queue_full(&mut self) {
+        self.counters.drops_queue_full += 1;
+    }
+    /// Host-side drop: a frame refused for its length.
+    pub fn count_bad_length(&mut self) {
+        self.counters.drops_bad_length += 1;
+    }
+
+    pub fn peer_state(&self, now_us: u64) -> PeerState {
+        match self.peer.state {
+            None => PeerState::Unknown,
+            Some(WriterState::ShuttingDown) => PeerState::ShuttingDown,
+            Some(_) if !self.peer_fresh(now_us) => PeerState::Silent,
+            Some(WriterState::Starting) => PeerState::Starting,
+            Some(WriterState::Running) => PeerState::Running,
+        }
+    }
+
+    fn peer_fresh(&self, now_us: u64) -> bool {
+        now_us.saturating_sub(self.peer.last_alive_us) < self.cfg.peer_timeout_us
+    }
+
+    fn compute_link_up(&self, now_us: u64) -> bool {
+        self.phase == Phase::Running
+            && self.problem.is_none()
+            && self.peer_state(now_us) == PeerState::Running
+    }
+
+    /// Flow control applies while the peer is live (running and fresh).
+    fn peer_live(&self, now_us: u64) -> bool {
+        self.peer_state(now_us) == PeerState::Running
+    }
+
+    /// First of our blocks the peer has not read: nothing of this epoch
+    /// until it acknowledges this epoch.
+    fn acked_through(&self) -> u64 {
+        if self.peer.ack.0 == self.epoch {
+            self.peer.ack.1
+        } else {
+            0
+        }
+    }
+
+    /// Moves frames from the send queue into blocks (memory only: call it
+    /// under the lock that guards `queue`). Returns frames moved.
+    pub fn pack(&mut self, queue: &mut SendQueue, now_us: u64) -> usize {
+        if self.phase == Phase::ShutDown {
+            return 0;
+        }
+        self.packer.pack(queue, now_us)
+    }
+
+    /// True when packed frames wait for the volume.
+    pub fn has_pending(&self) -> bool {
+        !self.packer.is_empty()
+    }
+
+    /// Does the volume work that is due at `now_us`: writes ready blocks,
+    /// the state record, reads the peer and delivers frames to `sink`.
+    pub fn poll<S: Volume, R: Volume>(
+        &mut self,
+        now_us: u64,
+        send: &mut S,
+        recv: &mut R,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<PollReport, LinkError> {
+        let mut report = PollReport::default();
+        match self.phase {
+            Phase::ShutDown => {
+                report.next_due_us = u64::MAX;
+                return Ok(report);
+            }
+            Phase::Claiming {
+                until_us,
+                seen_update,
+            } => {
+                send.read_at(self.geo.state_offset(), self.block_buf.as_mut_slice())
+                    .map_err(LinkError::SendIo)?;
+                if let Ok(rec) = StateRecord::parse(self.block_buf.as_slice()) {
+                    if rec.update_count != seen_update {
+                        return Err(LinkError::SendInUse {
+                            host: rec.host_name,
+                            epoch: rec.epoch,
+                        });
+                    }
+                }
+                if now_us < until_us {
+                    report.next_due_us = until_us.min(now_us + self.cfg.state_poll_us);
+                    return Ok(report);
+                }
+                self.phase = Phase::Running;
+                self.write_state(send, WriterState::Running, now_us)
+                    .map_err(LinkError::SendIo)?;
+            }
+            Phase::Running => {}
+        }
+
+        self.write_ready(now_us, send, &mut report);
+        self.receive(now_us, recv, sink, &mut report);
+        if report.blocks_written > 0 {
+            self.ack_dirty = false;
+        }
+        let state_due = self.state_due_now
+            || now_us.saturating_sub(self.last_state_write_us) >= self.cfg.state_interval_us
+            || (self.ack_dirty
+                && now_us.saturating_sub(self.last_state_write_us) >= self.cfg.ack_interval_us);
+        if state_due {
+            if let Err(e) = self.write_state(send, WriterState::Running, now_us) {
+                report.write_error = Some(e);
+            }
+        }
+
+        let up = self.compute_link_up(now_us);
+        report.link_changed = up != self.link_up;
+        self.link_up = up;
+        report.link_up = up;
+        report.next_due_us = self.next_due(now_us);
+        Ok(report)
+    }
+
+    fn next_due(&self, now_us: u64) -> u64 {
+        let mut due = self
+            .last_state_write_us
+            .saturating_add(self.cfg.state_interval_us);
+        if self.ack_dirty {
+            due = due.min(self.last_state_write_us + self.cfg.ack_interval_us);
+        }
+        if let Some(flush) = self.packer.flush_deadline() {
+            due = due.min(flush);
+        }
+        if self.peer.state.is_some() {
+            due = due.min(
+                self.peer
+                    .last_alive_us
+                    .saturating_add(self.cfg.peer_timeout_us),
+            );
+        }
+        due.max(now_us)
+    }
+
+    fn write_ready<S: Volume>(&mut self, now_us: u64, send: &mut S, report: &mut PollReport) {
+        let mut ready = self.packer.ready(now_us);
+        if ready == 0 {
+            return;
+        }
+        let ring = u64::from(self.geo.ring_blocks);
+        if self.peer_live(now_us) {
+            let window_end = self.acked_through().saturating_add(ring);
+            let allowed = window_end.saturating_sub(self.next_seq) as usize;
+            if allowed < ready {
+                report.flow_blocked = true;
+                ready = allowed;
+            }
+        }
+        // Never wrap inside one write: stop at the end of the ring.
+        let to_ring_end = (ring - self.next_seq % ring) as usize;
+        let n = ready.min(to_ring_end);
+        if n == 0 {
+            return;
+        }
+        let bs = self.geo.block_size as usize;
+        let link_tag = self.send_sb.link_tag() as u32;
+        let (writer_node, reader_node) = (self.send_sb.writer_node, self.send_sb.reader_node);
+        let (epoch, first_seq) = (self.epoch, self.next_seq);
+        let ack = (self.peer.epoch, self.peer.expected);
+        let (meta, bytes) = self.packer.blocks_mut(n);
+        let mut frames = 0u64;
+        let mut frame_bytes = 0u64;
+        for (i, m) in meta.iter().enumerate() {
+            let block = &mut bytes[i * bs..(i + 1) * bs];
+            DataHeader {
+                writer_node,
+                reader_node,
+                epoch,
+                seq: first_seq + i as u64,
+                valid_bytes: m.valid_bytes,
+                first_frame: m.first_frame,
+                ack_epoch: ack.0,
+                ack_seq: ack.1,
+                link_tag,
+            }
+            .emit(block);
+            DataHeader::seal(block);
+            frames += u64::from(m.frames);
+            frame_bytes += m.frame_bytes;
+        }
+        match send.write_at(self.geo.slot_offset(first_seq), bytes) {
+            Ok(()) => {
+                for seq in first_seq..first_seq + n as u64 {
+                    if seq >= ring {
+                        let overwritten = seq - ring;
+                        if overwritten >= self.acked_through() {
+                            self.counters.drops_overwritten += 1;
+                        }
+                    }
+                }
+                self.packer.consume(n);
+                self.next_seq += n as u64;
+                self.counters.blocks_written += n as u64;
+                self.counters.frames_sent += frames;
+                self.counters.bytes_sent += frame_bytes;
+                report.blocks_written += n;
+            }
+            Err(e) => {
+                self.counters.write_errors += 1;
+                report.write_error = Some(e);
+            }
+        }
+    }
+
+    fn write_state<S: Volume>(
+        &mut self,
+        send: &mut S,
+        state: WriterState,
+        now_us: u64,
+    ) -> Result<(), VolumeError> {
+        self.update_count = self.update_count.wrapping_add(1);
+        let c = &self.counters;
+        let rec = StateRecord {
+            state,
+            writer_node: self.send_sb.writer_node,
+            reader_node: self.send_sb.reader_node,
+            epoch: self.epoch,
+            next_seq: self.next_seq,
+            ack_epoch: self.peer.epoch,
+            ack_seq: self.peer.expected,
+            update_count: self.update_count,
+            writer_time_us: now_us,
+            host_name: self.cfg.host_name,
+            counters: PublishedCounters {
+                frames_sent: c.frames_sent,
+                bytes_sent: c.bytes_sent,
+                frames_received: c.frames_received,
+                bytes_received: c.bytes_received,
+                drops: c.drops(),
+                rejects: c.rejects(),
+            },
+            mac: [0; MAC_LEN],
+        };
+        let buf = self.block_buf.as_mut_slice();
+        buf.fill(0);
+        rec.emit(buf);
+        let result = send.write_at(self.geo.state_offset(), buf);
+        // Time is taken even on failure so a broken volume is not hammered.
+        self.last_state_write_us = now_us;
+        match result {
+            Ok(()) => {
+                self.counters.state_writes += 1;
+                self.state_due_now = false;
+                self.ack_dirty = false;
+                Ok(())
+            }
+            Err(e) => {
+                self.counters.write_errors += 1;
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads and checks the receive volume's superblock; sets or clears the
+    /// problem accordingly. Returns true when the receive side is usable.
+    fn check_receive_volume<R: Volume>(&mut self, recv: &mut R, _now_us: u64) -> bool {
+        let buf = &mut self.block_buf.as_mut_slice()[..512];
+        if let Err(e) = recv.read_at(0, buf) {
+            self.counters.read_errors += 1;
+            self.problem = Some(PeerProblem::Io(e));
+            return false;
+        }
+        let sb = match Superblock::parse(&buf[..SUPERBLOCK_LEN]) {
+            Ok(sb) => sb,
+            Err(e) => {
+                self.problem = Some(PeerProblem::NotFormatted(e));
+                self.recv_sb = None;
+                return false;
+            }
+        };
+        let problem = if sb.writer_node == self.cfg.node_id {
+            Some(PeerProblem::OwnVolume)
+        } else if sb.reader_node != self.cfg.node_id {
+            Some(PeerProblem::WrongReader {
+                reader_node: sb.reader_node,
+                node_id: self.cfg.node_id,
+            })
+        } else if sb.block_size != self.geo.block_size || sb.authenticated() {
+            Some(PeerProblem::BlockSizeMismatch {
+                ours: self.geo.block_size,
+                theirs: sb.block_size,
+            })
+        } else if recv.len_bytes() < sb.geometry().volume_bytes() {
+            Some(PeerProblem::Truncated {
+                need: sb.geometry().volume_bytes(),
+                have: recv.len_bytes(),
+            })
+        } else {
+            None
+        };
+        if problem.is_some() {
+            self.problem = problem;
+            self.recv_sb = None;
+            return false;
+        }
+        if self.recv_sb != Some(sb) {
+            // A new or replaced receive volume: follow it from scratch.
+            self.recv_sb = Some(sb);
+            self.peer.epoch = 0;
+            self.peer.expected = 0;
+            self.peer.state = None;
+            self.peer.last_update_count = None;
+            self.drop_partial(false);
+            self.bad = None;
+        }
+        if !matches!(self.problem, Some(PeerProblem::Foreign { .. })) {
+            self.problem = None;
+        }
+        true
+    }
+
+    fn receive<R: Volume>(
+        &mut self,
+        now_us: u64,
+        recv: &mut R,
+        sink: &mut dyn FnMut(&[u8]),
+        report: &mut PollReport,
+    ) {
+        let state_read_due = match self.last_peer_read_us {
+            None => true,
+            Some(t) => {
+                now_us.saturating_sub(t) >= self.cfg.state_poll_us
+                    || report.flow_blocked
+                    || self.bad.is_some()
+                    || self.recv_sb.is_none()
+            }
+        };
+        if state_read_due {
+            self.last_peer_read_us = Some(now_us);
+            if !self.check_receive_volume(recv, now_us) {
+                return;
+            }
+            self.read_peer_state(now_us, recv);
+        }
+        let Some(sb) = self.recv_sb else { return };
+        if self.peer.state.is_none() && self.peer.epoch == 0 {
+            // Nothing to follow until the peer has published a state record
+            // (or a block of a run shows up below).
+        }
+        let max_reads = self.cfg.max_read_blocks.max(1);
+        for _ in 0..max_reads {
+            match self.read_one(now_us, recv, &sb, sink, report) {
+                Step::Delivered => continue,
+                Step::Wait => break,
+            }
+        }
+    }
+
+    fn read_peer_state<R: Volume>(&mut self, now_us: u64, recv: &mut R) {
+        let offset = self.geo.state_offset();
+        if let Err(e) = recv.read_at(offset, self.block_buf.as_mut_slice()) {
+            self.counters.read_errors += 1;
+            self.problem = Some(PeerProblem::Io(e));
+            return;
+        }
+        let rec = match StateRecord::parse(self.block_buf.as_slice()) {
+            Ok(rec) => rec,
+            Err(FormatError::BadMagic) => return, // the peer never started
+            Err(_) => {
+                self.counters.rejects_state += 1;
+                return;
+            }
+        };
+        let Some(sb) = self.recv_sb else { return };
+        if rec.writer_node != sb.writer_node || rec.reader_node != sb.reader_node {
+            self.counters.rejects_foreign += 1;
+            return;
+        }
+        if rec.epoch < self.peer.epoch {
+            // An older run's record (a lagging mirror): ignore.
+            self.counters.rejects_stale += 1;
+            return;
+        }
+        if rec.epoch > self.peer.epoch {
+            self.adopt_epoch(
+                rec.epoch,
+                if self.peer.epoch == 0 {
+                    rec.next_seq
+                } else {
+                    0
+                },
+            );
+            self.peer.last_update_count = None;
+        }
+        if self.peer.last_update_count != Some(rec.update_count) {
+            self.peer.last_update_count = Some(rec.update_count);
+            self.peer.last_alive_us = now_us;
+        }
+        self.peer.state = Some(rec.state);
+        self.peer.next_seq_hint = rec.next_seq;
+        self.peer.hint_read_us = now_us;
+        self.note_ack(rec.ack_epoch, rec.ack_seq);
+    }
+
+    fn adopt_epoch(&mut self, epoch: u64, expected: u64) {
+        if self.peer.epoch != 0 {
+            self.counters.peer_restarts += 1;
+        }
+        self.peer.epoch = epoch;
+        self.peer.expected = expected;
+        self.drop_partial(true);
+        self.bad = None;
+        self.ack_dirty = true;
+    }
+
+    fn note_ack(&mut self, epoch: u64, seq: u64) {
+        let newer = epoch == self.epoch && (self.peer.ack.0 != epoch || seq > self.peer.ack.1);
+        if newer || self.peer.ack.0 != self.epoch {
+            self.peer.ack = (epoch, seq);
+        }
+    }
+
+    fn drop_partial(&mut self, count: bool) {
+        if self.partial.active && count {
+            self.counters.drops_partial_frames += 1;
+        }
+        self.partial.active = false;
+        self.partial.buf.clear();
+        self.partial.want = 0;
+    }
+
+    fn read_one<R: Volume>(
+        &mut self,
+        now_us: u64,
+        recv: &mut R,
+        sb: &Superblock,
+        sink: &mut dyn FnMut(&[u8]),
+        report: &mut PollReport,
+    ) -> Step {
+        let bs = self.geo.block_size as usize;
+        let offset = self.geo.slot_offset(self.peer.expected);
+        let buf = &mut self.read_buf.as_mut_slice()[..bs];
+        if let Err(e) = recv.read_at(offset, buf) {
+            self.counters.read_errors += 1;
+            self.problem = Some(PeerProblem::Io(e));
+            return Step::Wait;
+        }
+        let header = match DataHeader::check(buf, self.payload_cap) {
+            BlockCheck::Empty => return Step::Wait,
+            BlockCheck::Valid(h) => h,
+            BlockCheck::BadChecksum(h) => {
+                if h.epoch == self.peer.epoch && h.seq < self.peer.expected {
+                    // An older lap's block being overwritten: not written yet.
+                    return Step::Wait;
+                }
+                return self.bad_block(now_us);
+            }
+            BlockCheck::BadHeader => return self.bad_block(now_us),
+        };
+        self.bad = None;
+        if header.writer_node != sb.writer_node
+            || header.reader_node != sb.reader_node
+            || header.link_tag != sb.link_tag() as u32
+        {
+            let key = (header.epoch, header.seq);
+            if self.last_foreign != Some(key) {
+                self.last_foreign = Some(key);
+                self.counters.rejects_foreign += 1;
+            }
+            self.problem = Some(PeerProblem::Foreign {
+                writer_node: header.writer_node,
+            });
+            return Step::Wait;
+        }
+        if matches!(self.problem, Some(PeerProblem::Foreign { .. })) {
+            self.problem = None;
+        }
+        if header.epoch < self.peer.epoch {
+            let key = (header.epoch, header.seq);
+            if self.last_stale != Some(key) {
+                self.last_stale = Some(key);
+                self.counters.rejects_stale += 1;
+            }
+            return Step::Wait;
+        }
+        if header.epoch > self.peer.epoch {
+            // The peer restarted and we see its new run before its record.
+            self.adopt_epoch(header.epoch, header.seq);
+            self.peer.state = Some(WriterState::Running);
+        }
+        if header.seq < self.peer.expected {
+            return Step::Wait; // the previous lap: not written yet
+        }
+        if header.seq > self.peer.expected {
+            // The writer lapped us (we were not live to it): count the loss
+            // and resynchronise on this block.
+            self.counters.drops_blocks_missed += header.seq - self.peer.expected;
+            self.drop_partial(true);
+            self.peer.expected = header.seq;
+        }
+        self.note_ack(header.ack_epoch, header.ack_seq);
+        self.peer.last_alive_us = now_us;
+        let valid = header.valid_bytes as usize;
+        let payload_start = DATA_HEADER_LEN;
+        let delivered = deliver_payload(
+            &self.read_buf.as_slice()[payload_start..payload_start + valid],
+            header.first_frame,
+            header.seq,
+            &mut self.partial,
+            &mut self.counters,
+            sink,
+        );
+        self.peer.expected += 1;
+        self.ack_dirty = true;
+        self.counters.blocks_read += 1;
+        report.blocks_read += 1;
+        report.frames_delivered += delivered;
+        Step::Delivered
+    }
+
+    fn bad_block(&mut self, now_us: u64) -> Step {
+        let expected = self.peer.expected;
+        match self.bad {
+            Some(bad) if bad.seq == expected => {
+                let grace_over = now_us.saturating_sub(bad.since_us) >= self.cfg.torn_grace_us;
+                let writer_moved_on =
+                    self.peer.hint_read_us >= bad.since_us && self.peer.next_seq_hint > expected;
+                if grace_over && writer_moved_on {
+                    self.counters.rejects_corrupt += 1;
+                    self.counters.drops_blocks_missed += 1;
+                    self.drop_partial(true);
+                    self.peer.expected += 1;
+                    self.bad = None;
+                }
+            }
+            _ => {
+                self.counters.rejects_torn += 1;
+                self.bad = Some(BadBlock {
+                    seq: expected,
+                    since_us: now_us,
+                });
+            }
+        }
+        Step::Wait
+    }
+
+    /// Stops the link: writes what is packed as far as flow control allows,
+    /// counts the rest as dropped, and writes the shutting-down state record.
+    /// Frames still in the host's queue should be packed first.
+    pub fn shutdown<S: Volume>(&mut self, now_us: u64, send: &mut S) -> Result<(), LinkError> {
+        if self.phase == Phase::ShutDown {
+            return Ok(());
+        }
+        if self.phase == Phase::Running {
+            // Flush everything packed, partial blocks included.
+            let mut report = PollReport::default();
+            for _ in 0..4 {
+                if self.packer.is_empty() {
+                    break;
+                }
+                self.write_ready(u64::MAX, send, &mut report);
+                if report.flow_blocked || report.write_error.is_some() {
+                    break;
+                }
+            }
+            self.counters.drops_shutdown += self.packer.pending_frames();
+            self.packer.consume(self.packer.pending_blocks());
+            self.write_state(send, WriterState::ShuttingDown, now_us)
+                .map_err(LinkError::SendIo)?;
+        }
+        self.phase = Phase::ShutDown;
+        self.link_up = false;
+        Ok(())
+    }
+}
+
+enum Step {
+    Delivered,
+    Wait,
+}
+
+/// Walks one block's payload: continues a spanning frame, delivers whole
+/// frames, starts the next spanning frame. Returns frames delivered.
+fn deliver_payload(
+    payload: &[u8],
+    first_frame: u32,
+    seq: u64,
+    partial: &mut Reassembly,
+    counters: &mut Counters,
+    sink: &mut dyn FnMut(&[u8]),
+) -> usize {
+    let mut delivered = 0;
+    let valid = payload.len();
+    let cont_len = if first_frame == NO_FRAME_START {
+        valid
+    } else {
+        first_frame as usize
+    };
+    let mut pos = match first_frame {
+        NO_FRAME_START => valid,
+        start => start as usize,
+    };
+    if partial.active {
+        let consecutive = partial.seq + 1 == seq;
+        if consecutive && cont_len == partial.want.min(valid) {
+            partial.buf.extend_from_slice(&payload[..cont_len]);
+            partial.want -= cont_len;
+            partial.seq = seq;
+            if partial.want > 0 {
+                return delivered; // the frame goes on into the next block
+            }
+            partial.active = false;
+            counters.frames_received += 1;
+            counters.bytes_received += partial.buf.len() as u64;
+            sink(&partial.buf);
+            delivered += 1;
+            partial.buf.clear();
+        } else {
+            // A block in between was lost, or this one does not continue
+            // our half-frame as announced: the half-frame is dropped.
+            counters.drops_partial_frames += 1;
+            partial.active = false;
+            partial.buf.clear();
+        }
+    }
+    while pos + FRAME_PREFIX_LEN <= valid {
+        let len = usize::from(u16::from_le_bytes([payload[pos], payload[pos + 1]]));
+        pos += FRAME_PREFIX_LEN;
+        if len == 0 {
+            break; // padding: nothing more in this block
+        }
+        if pos + len <= valid {
+            counters.frames_received += 1;
+            counters.bytes_received += len as u64;
+            sink(&payload[pos..pos + len]);
+            delivered += 1;
+            pos += len;
+        } else {
+            partial.buf.clear();
+            partial.buf.extend_from_slice(&payload[pos..valid]);
+            partial.want = len - (valid - pos);
+            partial.seq = seq;
+            partial.active = true;
+            break;
+        }
+    }
+    delivered
+}

@@ -1,0 +1,166 @@
+//! Engine tests on shared in-memory volumes: both ends of a link in one
+//! process, the storage being the same bytes (a shared LUN).
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::format::Geometry;
+use crate::link::{Link, LinkConfig, PeerState};
+use crate::queue::SendQueue;
+use crate::testkit::{format_volume, SharedVolume};
+
+struct Node {
+    link: Link,
+    send: SharedVolume,
+    recv: SharedVolume,
+    queue: SendQueue,
+    got: Vec<Vec<u8>>,
+}
+
+impl Node {
+    fn step(&mut self, now: u64) -> crate::PollReport {
+        self.link.pack(&mut self.queue, now);
+        let got = &mut self.got;
+        self.link
+            .poll(now, &mut self.send, &mut self.recv, &mut |f: &[u8]| {
+                got.push(f.to_vec())
+            })
+            .unwrap()
+    }
+}
+
+fn pair(block_size: u32, ring: u32, flush_delay_us: u64) -> (Node, Node) {
+    let geo = Geometry {
+        block_size,
+        ring_blocks: ring,
+    };
+    let len = geo.volume_bytes() as usize;
+    let mut ab = SharedVolume::new(len);
+    let mut ba = SharedVolume::new(len);
+    format_volume(&mut ab, block_size, ring, 1, 2, [1; 16]).unwrap();
+    format_volume(&mut ba, block_size, ring, 2, 1, [2; 16]).unwrap();
+    let mk = |id: u32, send: SharedVolume, recv: SharedVolume| {
+        let mut cfg = LinkConfig::new(id);
+        cfg.flush_delay_us = flush_delay_us;
+        let (mut s, mut r) = (send.clone(), recv.clone());
+        let link = Link::open(cfg, &mut s, &mut r, 0, 100).unwrap();
+        Node {
+            link,
+            send,
+            recv,
+            queue: SendQueue::new(1 << 20, block_size as usize),
+            got: Vec::new(),
+        }
+    };
+    (mk(1, ab.clone(), ba.clone()), mk(2, ba, ab))
+}
+
+fn run(a: &mut Node, b: &mut Node, from: u64, to: u64, step: u64) {
+    let mut t = from;
+    while t <= to {
+        a.step(t);
+        b.step(t);
+        t += step;
+    }
+}
+
+#[test]
+fn frames_cross_and_link_comes_up() {
+    let (mut a, mut b) = pair(512, 16, 0);
+    run(&mut a, &mut b, 1, 10_000, 1000);
+    assert!(a.link.link_up() && b.link.link_up());
+    assert_eq!(b.link.peer_state(10_000), PeerState::Running);
+    let frames: Vec<Vec<u8>> = (0..50u32)
+        .map(|i| vec![i as u8; 14 + (i as usize * 37) % 1500])
+        .collect();
+    for f in &frames {
+        a.queue.push(f).unwrap();
+    }
+    run(&mut a, &mut b, 11_000, 400_000, 1000);
+    assert_eq!(b.got, frames);
+    assert_eq!(a.link.counters().drops(), 0);
+    assert_eq!(b.link.counters().rejects(), 0);
+}
+
+#[test]
+fn partial_block_waits_for_flush_delay() {
+    let (mut a, mut b) = pair(4096, 16, 50_000);
+    run(&mut a, &mut b, 1, 10_000, 1000);
+    a.queue.push(&[7; 100]).unwrap();
+    run(&mut a, &mut b, 20_000, 60_000, 1000);
+    assert!(b.got.is_empty(), "written before the flush delay");
+    run(&mut a, &mut b, 71_000, 80_000, 1000);
+    assert_eq!(b.got, vec![vec![7; 100]]);
+}
+
+#[test]
+fn peer_shutdown_and_silence_take_the_link_down() {
+    let (mut a, mut b) = pair(512, 16, 0);
+    run(&mut a, &mut b, 1, 10_000, 1000);
+    assert!(b.link.link_up());
+    a.link.shutdown(11_000, &mut a.send).unwrap();
+    for t in (12_000..400_000).step_by(10_000) {
+        b.step(t);
+    }
+    assert_eq!(b.link.peer_state(400_000), PeerState::ShuttingDown);
+    assert!(!b.link.link_up());
+}
+
+#[test]
+fn silent_peer_takes_the_link_down_and_a_restart_brings_it_back() {
+    let (mut a, mut b) = pair(512, 16, 0);
+    run(&mut a, &mut b, 1, 10_000, 1000);
+    assert!(b.link.link_up());
+    // A stops polling (crash): no state-record updates.
+    let mut t = 10_000;
+    while t < 10_000 + 3_000_000 + 200_000 {
+        b.step(t);
+        t += 50_000;
+    }
+    assert_eq!(b.link.peer_state(t), PeerState::Silent);
+    assert!(!b.link.link_up());
+    // A restarts: a new epoch after a claim wait.
+    let old_epoch = a.link.epoch();
+    let (mut s, mut r) = (a.send.clone(), a.recv.clone());
+    a.link = Link::open(LinkConfig::new(1), &mut s, &mut r, t, 0).unwrap();
+    assert!(a.link.epoch() > old_epoch);
+    assert!(
+        a.link.claiming(),
+        "last record said running: claim wait first"
+    );
+    let end = t + 2_000_000;
+    while t < end {
+        a.step(t);
+        b.step(t);
+        t += 10_000;
+    }
+    assert!(b.link.link_up());
+    a.queue.push(&[9; 60]).unwrap();
+    for _ in 0..5 {
+        a.step(t);
+        b.step(t);
+        t += 1000;
+    }
+    assert_eq!(b.got.last(), Some(&vec![9; 60]));
+    assert_eq!(b.link.counters().peer_restarts, 1);
+}
+
+#[test]
+fn second_writer_on_a_send_volume_is_refused() {
+    let (mut a, mut b) = pair(512, 16, 0);
+    run(&mut a, &mut b, 1, 10_000, 1000);
+    let mut cfg = LinkConfig::new(1);
+    cfg.set_host_name("intruder");
+    let (mut s, mut r) = (a.send.clone(), a.recv.clone());
+    let mut second = Link::open(cfg, &mut s, &mut r, 10_000, 0).unwrap();
+    let mut t = 10_000;
+    let err = loop {
+        a.step(t);
+        match second.poll(t, &mut s, &mut r, &mut |_: &[u8]| {}) {
+            Err(e) => break e,
+            Ok(_) => assert!(second.claiming(), "claimed a volume in use"),
+        }
+        t += 100_000;
+    };
+    assert!(matches!(err, crate::LinkError::SendInUse { .. }), "{err}");
+}

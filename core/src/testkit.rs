@@ -1,0 +1,62 @@
+//! Helpers for tests of the engine: shared in-memory volumes and formatting.
+
+use alloc::rc::Rc;
+use alloc::vec;
+use core::cell::RefCell;
+
+use crate::format::{Superblock, STATE_INDEX};
+use crate::volume::{MemVolume, Volume, VolumeError};
+
+/// An in-memory volume shared by handles: the writer's send volume and the
+/// reader's receive volume can be the same storage (a shared LUN).
+#[derive(Clone, Debug, Default)]
+pub struct SharedVolume(pub Rc<RefCell<MemVolume>>);
+
+impl SharedVolume {
+    pub fn new(len: usize) -> Self {
+        Self(Rc::new(RefCell::new(MemVolume::new(len))))
+    }
+}
+
+impl Volume for SharedVolume {
+    fn len_bytes(&self) -> u64 {
+        self.0.borrow().len_bytes()
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
+        self.0.borrow_mut().read_at(offset, buf)
+    }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), VolumeError> {
+        self.0.borrow_mut().write_at(offset, data)
+    }
+}
+
+/// Writes a superblock (and a zeroed state record) for `writer → reader`.
+pub fn format_volume<V: Volume>(
+    vol: &mut V,
+    block_size: u32,
+    ring_blocks: u32,
+    writer_node: u32,
+    reader_node: u32,
+    link_id: [u8; 16],
+) -> Result<(), VolumeError> {
+    let sb = Superblock {
+        block_size,
+        ring_blocks,
+        flags: 0,
+        link_id,
+        writer_node,
+        reader_node,
+        formatted_at_ms: 0,
+    };
+    let mut block = vec![0u8; block_size as usize];
+    sb.emit(&mut block);
+    vol.write_at(0, &block)?;
+    block.fill(0);
+    vol.write_at(STATE_INDEX * u64::from(block_size), &block)?;
+    let mut slot = 0u64;
+    while slot < u64::from(ring_blocks) {
+        vol.write_at(sb.geometry().slot_index_offset(slot), &block)?;
+        slot += 1;
+    }
+    Ok(())
+}
