@@ -1,1 +1,3 @@
 //! Shared helpers of the volnic test harness.
+
+pub mod hexdump;
