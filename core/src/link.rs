@@ -909,9 +909,9 @@ impl Link {
                     // An older lap's block being overwritten: not written yet.
                     return Step::Wait;
                 }
-                return self.bad_block(now_us);
+                return self.bad_block(now_us, recv);
             }
-            BlockCheck::BadHeader => return self.bad_block(now_us),
+            BlockCheck::BadHeader => return self.bad_block(now_us, recv),
         };
         self.bad = None;
         if header.writer_node != sb.writer_node
@@ -974,19 +974,18 @@ impl Link {
         Step::Delivered
     }
 
-    fn bad_block(&mut self, now_us: u64) -> Step {
+    fn bad_block<R: Volume>(&mut self, now_us: u64, recv: &mut R) -> Step {
         let expected = self.peer.expected;
         match self.bad {
             Some(bad) if bad.seq == expected => {
                 let grace_over = now_us.saturating_sub(bad.since_us) >= self.cfg.torn_grace_us;
-                let writer_moved_on =
-                    self.peer.hint_read_us >= bad.since_us && self.peer.next_seq_hint > expected;
-                if grace_over && writer_moved_on {
+                if grace_over && self.writer_moved_past(expected, bad.since_us, recv) {
                     self.counters.rejects_corrupt += 1;
                     self.counters.drops_blocks_missed += 1;
                     self.drop_partial(true);
                     self.peer.expected += 1;
                     self.bad = None;
+                    return Step::Delivered;
                 }
             }
             _ => {
@@ -998,6 +997,25 @@ impl Link {
             }
         }
         Step::Wait
+    }
+
+    /// Evidence that the writer finished block `seq` long ago: its state
+    /// record (read after the block first failed) is past it, or the next
+    /// slot already holds the block after it (writes go in order).
+    fn writer_moved_past<R: Volume>(&mut self, seq: u64, since_us: u64, recv: &mut R) -> bool {
+        if self.peer.hint_read_us >= since_us && self.peer.next_seq_hint > seq {
+            return true;
+        }
+        let bs = self.geo.block_size as usize;
+        let buf = &mut self.read_buf.as_mut_slice()[..bs];
+        if recv.read_at(self.geo.slot_offset(seq + 1), buf).is_err() {
+            self.counters.read_errors += 1;
+            return false;
+        }
+        matches!(
+            DataHeader::check(buf, self.payload_cap),
+            BlockCheck::Valid(h) if h.epoch == self.peer.epoch && h.seq == seq + 1
+        )
     }
 
     /// Stops the link: writes what is packed as far as flow control allows,

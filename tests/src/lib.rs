@@ -1,3 +1,4 @@
 //! Shared helpers of the volnic test harness.
 
 pub mod hexdump;
+pub mod node;
