@@ -14,6 +14,7 @@
 extern crate alloc;
 
 pub mod aligned;
+pub mod auth;
 pub mod format;
 pub mod link;
 #[cfg(test)]

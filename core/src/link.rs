@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::aligned::AlignedBuf;
+use crate::auth::AuthKey;
 use crate::format::{
     BlockCheck, DataHeader, FormatError, Geometry, PublishedCounters, StateRecord, Superblock,
     WriterState, DATA_HEADER_LEN, FRAME_PREFIX_LEN, HOST_NAME_LEN, MAC_LEN, NO_FRAME_START,
@@ -54,6 +55,8 @@ pub struct LinkConfig {
     pub max_read_blocks: usize,
     /// Name published in the state record (for error messages on the peer).
     pub host_name: [u8; HOST_NAME_LEN],
+    /// Key of authenticated mode; `None` for plain CRC-checked blocks.
+    pub auth_key: Option<AuthKey>,
 }
 
 impl LinkConfig {
@@ -71,6 +74,7 @@ impl LinkConfig {
             max_batch_blocks: 16,
             max_read_blocks: 16,
             host_name: [0; HOST_NAME_LEN],
+            auth_key: None,
         };
         cfg.set_peer_timeout_us(3_000_000);
         cfg
@@ -130,6 +134,9 @@ pub enum LinkError {
     },
     /// The send volume carries keyed MACs but no key is configured.
     AuthNotConfigured,
+    /// A key is configured but the send volume was formatted without
+    /// authentication.
+    VolumeNotAuthenticated,
 }
 
 fn host_str(host: &[u8; HOST_NAME_LEN]) -> &str {
@@ -147,6 +154,7 @@ impl fmt::Display for LinkError {
             LinkError::SendOwnedByOther { writer_node, node_id } => write!(f, "send volume was formatted for writer node {writer_node}, this is node {node_id}: fix NodeId or the volume paths"),
             LinkError::SendInUse { host, epoch } => write!(f, "send volume is being written by another live node '{}' (epoch {epoch}): two nodes must not share a send volume", host_str(host)),
             LinkError::AuthNotConfigured => f.write_str("send volume is formatted for authenticated blocks but no key is configured: set the key file"),
+            LinkError::VolumeNotAuthenticated => f.write_str("a key is configured but the send volume was formatted without authentication: reformat it with `volnic format --authenticated`"),
         }
     }
 }
@@ -169,6 +177,11 @@ pub enum PeerProblem {
     Foreign { writer_node: u32 },
     /// Reading the receive volume fails.
     Io(VolumeError),
+    /// One side uses authenticated mode and the other does not.
+    AuthModeMismatch { ours: bool },
+    /// The peer's state record fails its keyed MAC: different secrets, or a
+    /// forgery.
+    AuthFailed,
 }
 
 impl fmt::Display for PeerProblem {
@@ -181,6 +194,9 @@ impl fmt::Display for PeerProblem {
             PeerProblem::Truncated { need, have } => write!(f, "receive volume holds {have} bytes but its format needs {need}: check the mirror target size"),
             PeerProblem::Foreign { writer_node } => write!(f, "receive volume holds blocks of another link (writer node {writer_node}): check which volumes are mirrored where"),
             PeerProblem::Io(e) => write!(f, "receive volume: {e}"),
+            PeerProblem::AuthModeMismatch { ours: true } => f.write_str("peer volume is not authenticated but this node requires it: format the peer's send volume with --authenticated"),
+            PeerProblem::AuthModeMismatch { ours: false } => f.write_str("peer volume is authenticated but this node has no key: configure the same key file on both nodes"),
+            PeerProblem::AuthFailed => f.write_str("peer records fail authentication: both nodes must use the same key file"),
         }
     }
 }
@@ -332,8 +348,10 @@ impl Link {
                 node_id: cfg.node_id,
             });
         }
-        if send_sb.authenticated() {
-            return Err(LinkError::AuthNotConfigured);
+        match (send_sb.authenticated(), cfg.auth_key.is_some()) {
+            (true, false) => return Err(LinkError::AuthNotConfigured),
+            (false, true) => return Err(LinkError::VolumeNotAuthenticated),
+            _ => {}
         }
         let geo = send_sb.geometry();
         if send.len_bytes() < geo.volume_bytes() {
@@ -356,7 +374,7 @@ impl Link {
             },
             _ => Phase::Running,
         };
-        let payload_cap = geo.payload_capacity(false);
+        let payload_cap = geo.payload_capacity(send_sb.authenticated());
         let packer = Packer::new(bs, payload_cap, cfg.max_batch_blocks, cfg.flush_delay_us);
         let read_buf = AlignedBuf::new(bs * cfg.max_read_blocks.max(1));
         let mut link = Link {
@@ -640,6 +658,9 @@ impl Link {
                 link_tag,
             }
             .emit(block);
+            if let Some(key) = &self.cfg.auth_key {
+                key.sign_block(&self.send_sb.link_id, block);
+            }
             DataHeader::seal(block);
             frames += u64::from(m.frames);
             frame_bytes += m.frame_bytes;
@@ -700,6 +721,11 @@ impl Link {
         let buf = self.block_buf.as_mut_slice();
         buf.fill(0);
         rec.emit(buf);
+        if let Some(key) = &self.cfg.auth_key {
+            let mut signed = rec;
+            signed.mac = key.state_mac(&self.send_sb.link_id, buf);
+            signed.emit(buf);
+        }
         let result = send.write_at(self.geo.state_offset(), buf);
         // Time is taken even on failure so a broken volume is not hammered.
         self.last_state_write_us = now_us;
@@ -741,7 +767,11 @@ impl Link {
                 reader_node: sb.reader_node,
                 node_id: self.cfg.node_id,
             })
-        } else if sb.block_size != self.geo.block_size || sb.authenticated() {
+        } else if sb.authenticated() != self.cfg.auth_key.is_some() {
+            Some(PeerProblem::AuthModeMismatch {
+                ours: self.cfg.auth_key.is_some(),
+            })
+        } else if sb.block_size != self.geo.block_size {
             Some(PeerProblem::BlockSizeMismatch {
                 ours: self.geo.block_size,
                 theirs: sb.block_size,
@@ -769,7 +799,10 @@ impl Link {
             self.drop_partial(false);
             self.bad = None;
         }
-        if !matches!(self.problem, Some(PeerProblem::Foreign { .. })) {
+        if !matches!(
+            self.problem,
+            Some(PeerProblem::Foreign { .. } | PeerProblem::AuthFailed)
+        ) {
             self.problem = None;
         }
         true
@@ -828,6 +861,16 @@ impl Link {
             }
         };
         let Some(sb) = self.recv_sb else { return };
+        if let Some(key) = &self.cfg.auth_key {
+            if key.state_mac(&sb.link_id, self.block_buf.as_slice()) != rec.mac {
+                self.counters.rejects_auth += 1;
+                self.problem = Some(PeerProblem::AuthFailed);
+                return;
+            }
+            if self.problem == Some(PeerProblem::AuthFailed) {
+                self.problem = None;
+            }
+        }
         if rec.writer_node != sb.writer_node || rec.reader_node != sb.reader_node {
             self.counters.rejects_foreign += 1;
             return;
@@ -909,9 +952,9 @@ impl Link {
                     // An older lap's block being overwritten: not written yet.
                     return Step::Wait;
                 }
-                return self.bad_block(now_us, recv);
+                return self.bad_block(now_us, recv, true);
             }
-            BlockCheck::BadHeader => return self.bad_block(now_us, recv),
+            BlockCheck::BadHeader => return self.bad_block(now_us, recv, true),
         };
         self.bad = None;
         if header.writer_node != sb.writer_node
@@ -930,6 +973,19 @@ impl Link {
         }
         if matches!(self.problem, Some(PeerProblem::Foreign { .. })) {
             self.problem = None;
+        }
+        if let Some(key) = &self.cfg.auth_key {
+            if !key.verify_block(&sb.link_id, &self.read_buf.as_slice()[..bs]) {
+                // A forged or altered block: never delivered. The genuine
+                // block for this sequence overwrites it, or, once the writer
+                // has provably moved on, it is skipped like a corrupt one.
+                let key = (header.epoch, header.seq);
+                if self.last_foreign != Some(key) {
+                    self.last_foreign = Some(key);
+                    self.counters.rejects_auth += 1;
+                }
+                return self.bad_block(now_us, recv, false);
+            }
         }
         if header.epoch < self.peer.epoch {
             let key = (header.epoch, header.seq);
@@ -974,7 +1030,10 @@ impl Link {
         Step::Delivered
     }
 
-    fn bad_block<R: Volume>(&mut self, now_us: u64, recv: &mut R) -> Step {
+    /// A block at the expected slot that cannot be delivered: retried until
+    /// the writer has provably moved past it, then skipped. `torn` counts it
+    /// as a checksum failure (auth failures are counted by the caller).
+    fn bad_block<R: Volume>(&mut self, now_us: u64, recv: &mut R, torn: bool) -> Step {
         let expected = self.peer.expected;
         match self.bad {
             Some(bad) if bad.seq == expected => {
@@ -989,7 +1048,9 @@ impl Link {
                 }
             }
             _ => {
-                self.counters.rejects_torn += 1;
+                if torn {
+                    self.counters.rejects_torn += 1;
+                }
                 self.bad = Some(BadBlock {
                     seq: expected,
                     since_us: now_us,
@@ -1012,10 +1073,16 @@ impl Link {
             self.counters.read_errors += 1;
             return false;
         }
-        matches!(
-            DataHeader::check(buf, self.payload_cap),
-            BlockCheck::Valid(h) if h.epoch == self.peer.epoch && h.seq == seq + 1
-        )
+        let next_is_genuine = match (&self.cfg.auth_key, &self.recv_sb) {
+            (Some(key), Some(sb)) => key.verify_block(&sb.link_id, buf),
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        next_is_genuine
+            && matches!(
+                DataHeader::check(buf, self.payload_cap),
+                BlockCheck::Valid(h) if h.epoch == self.peer.epoch && h.seq == seq + 1
+            )
     }
 
     /// Stops the link: writes what is packed as far as flow control allows,

@@ -39,15 +39,23 @@ pub fn format_volume<V: Volume>(
     reader_node: u32,
     link_id: [u8; 16],
 ) -> Result<(), VolumeError> {
-    let sb = Superblock {
-        block_size,
-        ring_blocks,
-        flags: 0,
-        link_id,
-        writer_node,
-        reader_node,
-        formatted_at_ms: 0,
-    };
+    format_with(
+        vol,
+        &Superblock {
+            block_size,
+            ring_blocks,
+            flags: 0,
+            link_id,
+            writer_node,
+            reader_node,
+            formatted_at_ms: 0,
+        },
+    )
+}
+
+/// Writes `sb`, a zeroed state record and a zeroed ring.
+pub fn format_with<V: Volume>(vol: &mut V, sb: &Superblock) -> Result<(), VolumeError> {
+    let (block_size, ring_blocks) = (sb.block_size, sb.ring_blocks);
     let mut block = vec![0u8; block_size as usize];
     sb.emit(&mut block);
     vol.write_at(0, &block)?;

@@ -1,4 +1,5 @@
 //! Shared helpers of the volnic test harness.
 
 pub mod hexdump;
+pub mod memrig;
 pub mod node;

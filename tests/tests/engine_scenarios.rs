@@ -3,117 +3,15 @@
 //! happens exactly when the test says.
 
 use volnic_core::format::{Geometry, Superblock, SUPERBLOCK_LEN};
-use volnic_core::testkit::{format_volume, SharedVolume};
-use volnic_core::{LinkConfig, LinkError, PeerProblem, PeerState};
+use volnic_core::testkit::SharedVolume;
+use volnic_core::{LinkError, PeerProblem, PeerState};
+use volnic_tests::memrig::{config, copy_all, copy_range, volume, Rig};
 use volnic_tests::node::{frame_id, numbered_frame, Node};
 
-type MemNode = Node<SharedVolume, SharedVolume>;
-
-/// Node 1's send volume is copied to node 2's receive volume by the test
-/// (and the other way), like a storage mirror whose every step we control.
-struct Rig {
-    a: MemNode,
-    b: MemNode,
-    a_send: SharedVolume,
-    b_recv: SharedVolume,
-    b_send: SharedVolume,
-    a_recv: SharedVolume,
-    geo: Geometry,
-    now: u64,
-}
-
-fn volume(geo: Geometry, writer: u32, reader: u32, id: u8) -> SharedVolume {
-    let mut v = SharedVolume::new(geo.volume_bytes() as usize);
-    format_volume(
-        &mut v,
-        geo.block_size,
-        geo.ring_blocks,
-        writer,
-        reader,
-        [id; 16],
-    )
-    .unwrap();
-    v
-}
-
-fn copy_all(from: &SharedVolume, to: &SharedVolume) {
-    let bytes = from.0.borrow().bytes.clone();
-    to.0.borrow_mut().bytes.copy_from_slice(&bytes);
-}
-
-fn copy_range(from: &SharedVolume, to: &SharedVolume, start: u64, len: usize) {
-    let start = start as usize;
-    let bytes = from.0.borrow().bytes[start..start + len].to_vec();
-    to.0.borrow_mut().bytes[start..start + len].copy_from_slice(&bytes);
-}
-
-fn config(node: u32, flush_delay_us: u64) -> LinkConfig {
-    let mut cfg = LinkConfig::new(node);
-    cfg.flush_delay_us = flush_delay_us;
-    cfg.set_host_name(if node == 1 { "node-a" } else { "node-b" });
-    cfg
-}
-
-impl Rig {
-    fn new(block_size: u32, ring: u32, flush_delay_us: u64) -> Rig {
-        let geo = Geometry {
-            block_size,
-            ring_blocks: ring,
-        };
-        let a_send = volume(geo, 1, 2, 0xa1);
-        let b_send = volume(geo, 2, 1, 0xb2);
-        let b_recv = SharedVolume::new(geo.volume_bytes() as usize);
-        let a_recv = SharedVolume::new(geo.volume_bytes() as usize);
-        copy_all(&a_send, &b_recv);
-        copy_all(&b_send, &a_recv);
-        let a = Node::open(
-            config(1, flush_delay_us),
-            a_send.clone(),
-            a_recv.clone(),
-            0,
-            1 << 20,
-        )
-        .unwrap();
-        let b = Node::open(
-            config(2, flush_delay_us),
-            b_send.clone(),
-            b_recv.clone(),
-            0,
-            1 << 20,
-        )
-        .unwrap();
-        let mut rig = Rig {
-            a,
-            b,
-            a_send,
-            b_recv,
-            b_send,
-            a_recv,
-            geo,
-            now: 1,
-        };
-        rig.mirror();
-        rig.run(20, 1_000);
-        assert!(rig.a.link.link_up() && rig.b.link.link_up(), "link came up");
-        rig
-    }
-
-    /// Synchronous mirror step: both directions copied whole.
-    fn mirror(&self) {
-        copy_all(&self.a_send, &self.b_recv);
-        copy_all(&self.b_send, &self.a_recv);
-    }
-
-    /// `ticks` steps of `dt_us`, mirroring after every write.
-    fn run(&mut self, ticks: usize, dt_us: u64) {
-        for _ in 0..ticks {
-            self.a.step(self.now).unwrap();
-            self.mirror();
-            self.b.step(self.now).unwrap();
-            self.mirror();
-            self.now += dt_us;
-        }
-    }
+fn up(block_size: u32, ring: u32, flush_delay_us: u64) -> Rig {
+    let rig = Rig::new(block_size, ring, flush_delay_us);
+    assert!(rig.a.link.link_up() && rig.b.link.link_up(), "link came up");
+    rig
 }
 
 fn ids(frames: &[Vec<u8>]) -> Vec<u64> {
@@ -126,7 +24,7 @@ fn ids(frames: &[Vec<u8>]) -> Vec<u64> {
 #[test]
 fn full_block_is_written_without_waiting_for_the_flush_delay() {
     // A 1 s flush delay: only a full block may go out before it expires.
-    let mut rig = Rig::new(512, 16, 1_000_000);
+    let mut rig = up(512, 16, 1_000_000);
     let payload = 512 - 64;
     // Three 200-byte frames = 606 stream bytes: one full block plus a tail
     // holding the rest of frame 2.
@@ -153,7 +51,7 @@ fn full_block_is_written_without_waiting_for_the_flush_delay() {
 
 #[test]
 fn partial_block_waits_for_the_configured_flush_delay() {
-    let mut rig = Rig::new(4096, 16, 200_000);
+    let mut rig = up(4096, 16, 200_000);
     rig.a.send_frame(&numbered_frame(7, 100)).unwrap();
     rig.run(150, 1_000); // 150 ms
     assert!(rig.b.delivered.is_empty(), "partial block written early");
@@ -163,7 +61,7 @@ fn partial_block_waits_for_the_configured_flush_delay() {
 
 #[test]
 fn torn_block_is_not_delivered_until_complete() {
-    let mut rig = Rig::new(4096, 16, 0);
+    let mut rig = up(4096, 16, 0);
     rig.a.send_frame(&numbered_frame(1, 1000)).unwrap();
     rig.a.step(rig.now).unwrap();
     // The mirror has carried only the first sector of the new block.
@@ -183,7 +81,7 @@ fn torn_block_is_not_delivered_until_complete() {
 
 #[test]
 fn block_with_a_flipped_bit_is_rejected_counted_and_skipped() {
-    let mut rig = Rig::new(512, 16, 0);
+    let mut rig = up(512, 16, 0);
     rig.a.send_frame(&numbered_frame(1, 100)).unwrap();
     rig.run(3, 1_000);
     rig.a.send_frame(&numbered_frame(2, 100)).unwrap();
@@ -219,7 +117,7 @@ fn block_with_a_flipped_bit_is_rejected_counted_and_skipped() {
 
 #[test]
 fn previous_epoch_is_never_delivered_after_the_new_epoch_is_seen() {
-    let mut rig = Rig::new(512, 16, 0);
+    let mut rig = up(512, 16, 0);
     // Epoch 1 writes 8 blocks; the reader sees only the first three.
     for id in 0..8 {
         rig.a.send_frame(&numbered_frame(id, 400)).unwrap();
@@ -328,7 +226,7 @@ fn volume_formatted_for_another_node_or_link_is_rejected_with_a_clear_error() {
 
 #[test]
 fn blocks_of_another_link_in_the_ring_are_rejected_as_foreign() {
-    let mut rig = Rig::new(512, 16, 0);
+    let mut rig = up(512, 16, 0);
     // Another link's volume (same nodes, different link id) writes a block
     // into the slot B expects next.
     let stranger = volume(rig.geo, 1, 2, 0x77);
@@ -365,7 +263,7 @@ fn blocks_of_another_link_in_the_ring_are_rejected_as_foreign() {
 
 #[test]
 fn ring_wraps_many_times_and_acks_hold_back_the_writer_for_a_slow_reader() {
-    let mut rig = Rig::new(512, 8, 0);
+    let mut rig = up(512, 8, 0);
     let total = 400u64;
     let mut next_id = 0u64;
     let mut blocked = false;
@@ -396,7 +294,7 @@ fn ring_wraps_many_times_and_acks_hold_back_the_writer_for_a_slow_reader() {
 
 #[test]
 fn dead_reader_lets_the_writer_overwrite_oldest_and_count_drops() {
-    let mut rig = Rig::new(512, 8, 0);
+    let mut rig = up(512, 8, 0);
     // B stops polling: after the peer timeout A sees it silent.
     for _ in 0..40 {
         rig.a.step(rig.now).unwrap();
