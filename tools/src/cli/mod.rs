@@ -1,0 +1,3 @@
+//! The `volnic` subcommands, one module each.
+
+pub mod mirror;
