@@ -1,0 +1,1 @@
+//! Host simulation of NDIS and the kernel for the volnic miniport (being written).
