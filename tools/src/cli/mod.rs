@@ -1,3 +1,5 @@
 //! The `volnic` subcommands, one module each.
 
+pub mod format;
+pub mod inspect;
 pub mod mirror;
