@@ -451,7 +451,7 @@ impl Link {
     }
     /// Largest frame this link carries.
     pub fn max_frame_len(&self) -> usize {
-        crate::format::MAX_FRAME_LEN
+        self.packer.max_frame_len()
     }
     pub fn link_up(&self) -> bool {
         self.link_up
@@ -525,7 +525,8 @@ impl Link {
         if self.phase == Phase::ShutDown {
             return 0;
         }
-        self.packer.pack(queue, now_us)
+        self.packer
+            .pack(queue, now_us, &mut self.counters.drops_bad_length)
     }
 
     /// True when packed frames wait for the volume.

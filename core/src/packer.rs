@@ -12,7 +12,7 @@
 use alloc::vec::Vec;
 
 use crate::aligned::AlignedBuf;
-use crate::format::{DATA_HEADER_LEN, FRAME_PREFIX_LEN, NO_FRAME_START};
+use crate::format::{DATA_HEADER_LEN, FRAME_PREFIX_LEN, MAX_FRAME_LEN, NO_FRAME_START};
 use crate::queue::SendQueue;
 
 /// Bookkeeping of one pending block.
@@ -74,11 +74,24 @@ impl Packer {
         self.payload_cap
     }
 
+    /// Largest frame a batch can hold (a frame is packed whole).
+    pub fn max_frame_len(&self) -> usize {
+        (self.max_blocks * self.payload_cap - FRAME_PREFIX_LEN).min(MAX_FRAME_LEN)
+    }
+
     /// Moves whole frames from `queue` into blocks while room remains.
-    /// Returns the number of frames packed.
-    pub fn pack(&mut self, queue: &mut SendQueue, now_us: u64) -> usize {
+    /// Returns the number of frames packed; frames too large to ever fit
+    /// are dropped and counted in `oversized`.
+    pub fn pack(&mut self, queue: &mut SendQueue, now_us: u64, oversized: &mut u64) -> usize {
         let mut packed = 0;
         while let Some(len) = queue.front_len() {
+            if len > self.max_frame_len() {
+                // Hosts check the length first; a frame that slipped past
+                // must not wedge the queue.
+                queue.pop();
+                *oversized += 1;
+                continue;
+            }
             if !self.has_room_for(len) {
                 break;
             }
@@ -223,11 +236,12 @@ mod tests {
         let mut p = Packer::new(512, 448, 4, 1000);
         let mut q = SendQueue::new(8192, 448);
         q.push(&[1u8; 300]).unwrap();
-        assert_eq!(p.pack(&mut q, 10), 1);
+        let mut oversized = 0;
+        assert_eq!(p.pack(&mut q, 10, &mut oversized), 1);
         assert_eq!(p.ready(10), 0, "partial block waits for the flush delay");
         assert_eq!(p.ready(1010), 1, "partial block ready after the delay");
         q.push(&[2u8; 300]).unwrap();
-        p.pack(&mut q, 20);
+        p.pack(&mut q, 20, &mut oversized);
         // Frame 2 spans into a second block; the first is now full.
         assert_eq!(p.pending_blocks(), 2);
         assert_eq!(p.ready(20), 1, "a full block is ready at once");
@@ -237,9 +251,17 @@ mod tests {
         assert_eq!(meta[1].first_frame, NO_FRAME_START);
         assert_eq!(meta[1].valid_bytes as usize, 2 * 302 - 448);
         // No room for a frame needing more than the remaining blocks.
-        q.push(&[3u8; 2000]).unwrap();
-        assert_eq!(p.pack(&mut q, 30), 0);
+        q.push(&[3u8; 1500]).unwrap();
+        assert_eq!(p.pack(&mut q, 30, &mut oversized), 0);
         p.consume(1);
         assert_eq!(p.pending_blocks(), 1);
+        assert_eq!(p.pack(&mut q, 30, &mut oversized), 1);
+        // A frame larger than a whole batch is dropped, not left to wedge.
+        assert_eq!(p.max_frame_len(), 4 * 448 - 2);
+        q.push(&[4u8; 4 * 448]).unwrap();
+        q.push(&[5u8; 10]).unwrap();
+        p.consume(p.pending_blocks());
+        assert_eq!(p.pack(&mut q, 40, &mut oversized), 1);
+        assert_eq!(oversized, 1);
     }
 }
