@@ -1,7 +1,35 @@
-//! volnic NDIS 6 miniport driver (placeholder until the driver issue lands).
+//! volnic NDIS 6 miniport driver: a virtual Ethernet adapter whose wire is
+//! storage. It hosts the `volnic-core` engine; everything it decides about
+//! the volume format lives there.
 //!
-//! The driver hosts the `volnic-core` engine; everything it decides about the
-//! volume format lives there.
-#![cfg_attr(not(test), no_std)]
+//! One file per concern (like netvmini): `entry` (DriverEntry,
+//! characteristics, Unload), `adapter` (initialize/halt/pause/restart,
+//! registry, OID entry), `oid` (answers), `datapath` (send, receive, the
+//! thread), `config` (settings). NDIS is reached through [`ndis_api::NdisApi`]
+//! and the kernel through [`os::Os`]; on Windows both are the thin
+//! `windows` layer, in tests the `volnic-ndis-sim` crate.
+//!
+//! On Windows the crate is `no_std` (kernel); elsewhere it links std only so
+//! that its cdylib target links as an ordinary shared library (std supplies
+//! the allocator and panic handler there; no NDIS symbol is referenced).
+#![cfg_attr(windows, no_std)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+extern crate alloc;
+
+pub mod adapter;
+pub mod config;
+pub mod datapath;
+pub mod entry;
+pub mod ndis_api;
+pub mod oid;
+pub mod os;
+#[cfg(windows)]
+mod windows;
+
+// The NDIS declarations the driver uses (see ndis_interim.rs).
+pub mod ndis_interim;
+pub use ndis_interim as ndis;
 
 pub use volnic_core as core_engine;

@@ -1,0 +1,269 @@
+//! The adapter's configuration: registry values read through NDIS
+//! (`NdisReadConfiguration` in adapter.rs), validated here in safe code.
+//!
+//! Every bad value becomes a [`ConfigError`] whose message names the value
+//! and what to do; nothing here panics on registry input.
+
+use alloc::string::String;
+use core::fmt;
+
+use volnic_core::format::{MAX_BLOCK_SIZE, MAX_FRAME_LEN, MIN_BLOCK_SIZE};
+
+/// Where registry values come from (NDIS configuration on Windows, a map in
+/// tests). Absent and wrong-typed values read as `None`.
+pub trait SettingSource {
+    fn string(&mut self, name: &str) -> Option<String>;
+    fn integer(&mut self, name: &str) -> Option<u32>;
+}
+
+/// Ethernet header length (destination, source, EtherType).
+pub const ETH_HEADER_LEN: usize = 14;
+
+/// Validated settings of one adapter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdapterConfig {
+    pub send_volume: String,
+    pub receive_volume: String,
+    /// Must equal the block size the send volume was formatted with.
+    pub block_size: u32,
+    pub flush_delay_us: u64,
+    /// Longest sleep of the datapath thread between receive-volume polls.
+    pub poll_interval_us: u64,
+    pub peer_timeout_us: u64,
+    pub node_id: u32,
+    pub send_queue_bytes: usize,
+    /// IP MTU: the largest frame is `mtu + ETH_HEADER_LEN`.
+    pub mtu: u32,
+    /// Configured MAC (NetworkAddress), if any.
+    pub network_address: Option<[u8; 6]>,
+    pub link_speed_mbps: u32,
+    pub auth_key_file: Option<String>,
+}
+
+/// A registry value that stops the adapter from starting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    Missing(&'static str),
+    OutOfRange {
+        name: &'static str,
+        value: u64,
+        min: u64,
+        max: u64,
+    },
+    BlockSizeNotSectorMultiple(u32),
+    SameVolume,
+    BadNetworkAddress,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Missing(name) => write!(f, "registry value {name} is missing: set it in the adapter's Advanced properties"),
+            ConfigError::OutOfRange { name, value, min, max } => write!(f, "registry value {name} = {value} is outside {min}..={max}"),
+            ConfigError::BlockSizeNotSectorMultiple(v) => write!(f, "registry value BlockSize = {v} is not a multiple of 512: use the block size the volumes were formatted with"),
+            ConfigError::SameVolume => f.write_str("SendVolume and ReceiveVolume name the same volume: each node sends on its own volume and receives on the peer's"),
+            ConfigError::BadNetworkAddress => f.write_str("registry value NetworkAddress is not 12 hex digits of a unicast MAC: fix or remove it"),
+        }
+    }
+}
+
+fn ranged(
+    src: &mut dyn SettingSource,
+    name: &'static str,
+    default: u32,
+    min: u32,
+    max: u32,
+) -> Result<u32, ConfigError> {
+    let value = src.integer(name).unwrap_or(default);
+    if value < min || value > max {
+        return Err(ConfigError::OutOfRange {
+            name,
+            value: value.into(),
+            min: min.into(),
+            max: max.into(),
+        });
+    }
+    Ok(value)
+}
+
+fn non_empty(src: &mut dyn SettingSource, name: &'static str) -> Option<String> {
+    src.string(name)
+        .map(|s| String::from(s.trim()))
+        .filter(|s| !s.is_empty())
+}
+
+/// Parses `NetworkAddress` as NDIS does: 12 hex digits, separators `-` or
+/// `:` allowed; multicast addresses are refused.
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut digits = 0usize;
+    for c in text.chars() {
+        if c == '-' || c == ':' {
+            continue;
+        }
+        let nibble = c.to_digit(16)? as u8;
+        if digits >= 12 {
+            return None;
+        }
+        mac[digits / 2] = (mac[digits / 2] << 4) | nibble;
+        digits += 1;
+    }
+    if digits != 12 || mac[0] & 1 != 0 || mac == [0; 6] {
+        return None;
+    }
+    Some(mac)
+}
+
+/// Case-insensitive comparison of two volume paths, ignoring a trailing
+/// separator (Windows paths are case-insensitive).
+fn same_path(a: &str, b: &str) -> bool {
+    let trim = |s: &str| String::from(s.trim_end_matches(['\\', '/']));
+    let (a, b) = (trim(a), trim(b));
+    a.len() == b.len()
+        && a.chars()
+            .zip(b.chars())
+            .all(|(x, y)| x.to_ascii_lowercase() == y.to_ascii_lowercase())
+}
+
+impl AdapterConfig {
+    /// Reads and validates every setting; defaults apply to absent optional
+    /// values.
+    pub fn from_source(src: &mut dyn SettingSource) -> Result<Self, ConfigError> {
+        let send_volume = non_empty(src, "SendVolume").ok_or(ConfigError::Missing("SendVolume"))?;
+        let receive_volume =
+            non_empty(src, "ReceiveVolume").ok_or(ConfigError::Missing("ReceiveVolume"))?;
+        if same_path(&send_volume, &receive_volume) {
+            return Err(ConfigError::SameVolume);
+        }
+        let block_size = ranged(src, "BlockSize", 4096, MIN_BLOCK_SIZE, MAX_BLOCK_SIZE)?;
+        if block_size % 512 != 0 {
+            return Err(ConfigError::BlockSizeNotSectorMultiple(block_size));
+        }
+        let flush_delay_ms = ranged(src, "FlushDelayMs", 0, 0, 10_000)?;
+        let poll_interval_us = ranged(src, "PollIntervalUs", 1_000, 50, 1_000_000)?;
+        let peer_timeout_ms = ranged(src, "PeerTimeoutMs", 3_000, 100, 600_000)?;
+        let node_id = ranged(src, "NodeId", 1, 0, 31)?;
+        let send_queue_kb = ranged(src, "SendQueueKb", 1_024, 64, 65_536)?;
+        let max_mtu = (MAX_FRAME_LEN - ETH_HEADER_LEN) as u32;
+        let mtu = ranged(src, "MTU", 1_500, 576, max_mtu.min(9_000))?;
+        let link_speed_mbps = ranged(src, "LinkSpeedMbps", 1_000, 1, 100_000)?;
+        let network_address = match non_empty(src, "NetworkAddress") {
+            None => None,
+            Some(text) => Some(parse_mac(&text).ok_or(ConfigError::BadNetworkAddress)?),
+        };
+        Ok(Self {
+            send_volume,
+            receive_volume,
+            block_size,
+            flush_delay_us: u64::from(flush_delay_ms) * 1_000,
+            poll_interval_us: poll_interval_us.into(),
+            peer_timeout_us: u64::from(peer_timeout_ms) * 1_000,
+            node_id,
+            send_queue_bytes: send_queue_kb as usize * 1024,
+            mtu,
+            network_address,
+            link_speed_mbps,
+            auth_key_file: non_empty(src, "AuthKeyFile"),
+        })
+    }
+
+    /// Largest Ethernet frame (header included, no FCS) this adapter carries.
+    pub fn max_frame_len(&self) -> usize {
+        self.mtu as usize + ETH_HEADER_LEN
+    }
+}
+
+/// A locally administered unicast MAC that stays the same for an adapter as
+/// long as its identity (`seed`: the send volume path and node id) does.
+pub fn default_mac(seed: &[u8]) -> [u8; 6] {
+    // FNV-1a: small, stable across builds and hosts.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in seed {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let b = hash.to_le_bytes();
+    // 0x02: locally administered, unicast.
+    [(b[0] & 0xfc) | 0x02, b[1], b[2], b[3], b[4], b[5]]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::collections::BTreeMap;
+    use alloc::string::ToString;
+
+    #[derive(Default)]
+    struct Map(BTreeMap<&'static str, &'static str>);
+    impl SettingSource for Map {
+        fn string(&mut self, name: &str) -> Option<String> {
+            self.0.get(name).map(|s| s.to_string())
+        }
+        fn integer(&mut self, name: &str) -> Option<u32> {
+            self.0.get(name).and_then(|s| s.parse().ok())
+        }
+    }
+
+    fn base() -> Map {
+        let mut m = Map::default();
+        m.0.insert("SendVolume", "C:\\v\\a.vol");
+        m.0.insert("ReceiveVolume", "C:\\v\\b.vol");
+        m
+    }
+
+    #[test]
+    fn defaults_and_errors() {
+        let cfg = AdapterConfig::from_source(&mut base()).unwrap();
+        assert_eq!(cfg.block_size, 4096);
+        assert_eq!(cfg.max_frame_len(), 1514);
+        let mut m = base();
+        m.0.remove("SendVolume");
+        assert_eq!(
+            AdapterConfig::from_source(&mut m),
+            Err(ConfigError::Missing("SendVolume"))
+        );
+        let mut m = base();
+        m.0.insert("ReceiveVolume", "c:\\V\\A.vol\\");
+        assert_eq!(
+            AdapterConfig::from_source(&mut m),
+            Err(ConfigError::SameVolume)
+        );
+        let mut m = base();
+        m.0.insert("BlockSize", "1000");
+        assert_eq!(
+            AdapterConfig::from_source(&mut m),
+            Err(ConfigError::BlockSizeNotSectorMultiple(1000))
+        );
+        let mut m = base();
+        m.0.insert("BlockSize", "256");
+        assert!(matches!(
+            AdapterConfig::from_source(&mut m),
+            Err(ConfigError::OutOfRange {
+                name: "BlockSize",
+                ..
+            })
+        ));
+        let mut m = base();
+        m.0.insert("NetworkAddress", "01-00-5e-00-00-01");
+        assert_eq!(
+            AdapterConfig::from_source(&mut m),
+            Err(ConfigError::BadNetworkAddress)
+        );
+    }
+
+    #[test]
+    fn mac_parsing_and_default() {
+        assert_eq!(
+            parse_mac("02-11-22-33-44-55"),
+            Some([2, 0x11, 0x22, 0x33, 0x44, 0x55])
+        );
+        assert_eq!(parse_mac("021122334455"), Some([2, 0x11, 0x22, 0x33, 0x44, 0x55]));
+        assert_eq!(parse_mac("0211223344"), None);
+        assert_eq!(parse_mac("02112233445566"), None);
+        assert_eq!(parse_mac("zz1122334455"), None);
+        let a = default_mac(b"a");
+        assert_eq!(a, default_mac(b"a"));
+        assert_ne!(a, default_mac(b"b"));
+        assert_eq!(a[0] & 0x03, 0x02);
+    }
+}
