@@ -833,16 +833,33 @@ impl Link {
             self.read_peer_state(now_us, recv);
         }
         let Some(sb) = self.recv_sb else { return };
-        if self.peer.state.is_none() && self.peer.epoch == 0 {
-            // Nothing to follow until the peer has published a state record
-            // (or a block of a run shows up below).
-        }
-        let max_reads = self.cfg.max_read_blocks.max(1);
-        for _ in 0..max_reads {
-            match self.read_one(now_us, recv, &sb, sink, report) {
-                Step::Delivered => continue,
-                Step::Wait => break,
+        // Read one slot; while blocks keep coming, read twice as many
+        // consecutive slots in one I/O each time (up to the ring's end and
+        // `max_read_blocks` per poll): one block per read when idle, large
+        // reads under load.
+        let ring = u64::from(self.geo.ring_blocks);
+        let mut reads_left = self.cfg.max_read_blocks.max(1) as u64;
+        let mut batch = 1u64;
+        while reads_left > 0 {
+            let first_slot = self.peer.expected % ring;
+            let n = batch.min(reads_left).min(ring - first_slot) as usize;
+            let bs = self.geo.block_size as usize;
+            let offset = self.geo.slot_offset(self.peer.expected);
+            if let Err(e) = recv.read_at(offset, &mut self.read_buf.as_mut_slice()[..n * bs]) {
+                self.counters.read_errors += 1;
+                self.problem = Some(PeerProblem::Io(e));
+                return;
             }
+            for i in 0..n {
+                if self.peer.expected % ring != first_slot + i as u64 {
+                    break; // the position jumped (resync): read afresh
+                }
+                if let Step::Wait = self.judge_block(now_us, recv, &sb, i, sink, report) {
+                    return;
+                }
+            }
+            reads_left -= n as u64;
+            batch *= 2;
         }
     }
 
@@ -929,22 +946,21 @@ impl Link {
         self.partial.want = 0;
     }
 
-    fn read_one<R: Volume>(
+    /// Judges the block at `index` of the read buffer, which holds the slot
+    /// of the next expected sequence number, and delivers it if it is that
+    /// block.
+    fn judge_block<R: Volume>(
         &mut self,
         now_us: u64,
         recv: &mut R,
         sb: &Superblock,
+        index: usize,
         sink: &mut dyn FnMut(&[u8]),
         report: &mut PollReport,
     ) -> Step {
         let bs = self.geo.block_size as usize;
-        let offset = self.geo.slot_offset(self.peer.expected);
-        let buf = &mut self.read_buf.as_mut_slice()[..bs];
-        if let Err(e) = recv.read_at(offset, buf) {
-            self.counters.read_errors += 1;
-            self.problem = Some(PeerProblem::Io(e));
-            return Step::Wait;
-        }
+        let block_start = index * bs;
+        let buf = &self.read_buf.as_slice()[block_start..block_start + bs];
         let header = match DataHeader::check(buf, self.payload_cap) {
             BlockCheck::Empty => return Step::Wait,
             BlockCheck::Valid(h) => h,
@@ -976,7 +992,10 @@ impl Link {
             self.problem = None;
         }
         if let Some(key) = &self.cfg.auth_key {
-            if !key.verify_block(&sb.link_id, &self.read_buf.as_slice()[..bs]) {
+            if !key.verify_block(
+                &sb.link_id,
+                &self.read_buf.as_slice()[block_start..block_start + bs],
+            ) {
                 // A forged or altered block: never delivered. The genuine
                 // block for this sequence overwrites it, or, once the writer
                 // has provably moved on, it is skipped like a corrupt one.
@@ -987,6 +1006,12 @@ impl Link {
                 }
                 return self.bad_block(now_us, recv, false);
             }
+        }
+        let ring = u64::from(self.geo.ring_blocks);
+        if header.seq % ring != self.peer.expected % ring {
+            // A genuine writer puts sequence s in slot s mod N only: this
+            // block was copied to the wrong place.
+            return self.bad_block(now_us, recv, true);
         }
         if header.epoch < self.peer.epoch {
             let key = (header.epoch, header.seq);
@@ -1014,7 +1039,7 @@ impl Link {
         self.note_ack(header.ack_epoch, header.ack_seq);
         self.peer.last_alive_us = now_us;
         let valid = header.valid_bytes as usize;
-        let payload_start = DATA_HEADER_LEN;
+        let payload_start = block_start + DATA_HEADER_LEN;
         let delivered = deliver_payload(
             &self.read_buf.as_slice()[payload_start..payload_start + valid],
             header.first_frame,
@@ -1068,8 +1093,9 @@ impl Link {
         if self.peer.hint_read_us >= since_us && self.peer.next_seq_hint > seq {
             return true;
         }
-        let bs = self.geo.block_size as usize;
-        let buf = &mut self.read_buf.as_mut_slice()[..bs];
+        // The block buffer, not the read buffer: the caller still walks a
+        // batch of blocks in the read buffer.
+        let buf = self.block_buf.as_mut_slice();
         if recv.read_at(self.geo.slot_offset(seq + 1), buf).is_err() {
             self.counters.read_errors += 1;
             return false;
