@@ -1,1 +1,20 @@
-//! Host simulation of NDIS and the kernel for the volnic miniport (being written).
+//! Host simulation of NDIS 6 and of the NT kernel services the volnic
+//! miniport calls, so the real miniport code runs in tests on Linux.
+//!
+//! [`Sim`] implements the driver's two seams: `volnic::ndis_api::NdisApi`
+//! (in `ndis.rs`, every routine checking its NDIS contract) and
+//! `volnic::os::Os` (in `os.rs`, std files, threads and clocks).
+//! [`host::SimHost`] drives the driver as NDIS does and fails the test on
+//! any contract breach. [`storage`] makes file-backed volume pairs joined by
+//! the synchronous mirror of `volnic-tools`.
+
+pub mod host;
+pub mod ndis;
+pub mod os;
+pub mod storage;
+
+pub use host::{AdapterId, Layout, OidReply, SendFrame, SimHost};
+pub use ndis::RegValue;
+
+/// The simulated platform the driver is instantiated with in tests.
+pub struct Sim;

@@ -1,0 +1,201 @@
+//! The kernel services of the host: std files, threads, condvar events,
+//! `Instant` and a spinning lock.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use volnic::os::{Os, OsError};
+use volnic_core::{Volume, VolumeError, VolumeErrorKind};
+use volnic_tools::filevol::{FileVolume, OpenMode, OpenProblem};
+use volnic_tools::mirror::SyncMirror;
+
+use crate::Sim;
+
+/// Send volumes whose writes a synchronous mirror carries to another file
+/// (primary path → secondary path), as array mirroring would.
+fn mirrors() -> &'static Mutex<HashMap<String, String>> {
+    static MIRRORS: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    MIRRORS.get_or_init(Default::default)
+}
+
+/// Makes every open of `primary` a synchronous mirror onto `secondary`.
+pub fn register_mirror(primary: &str, secondary: &str) {
+    mirrors()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(primary.to_owned(), secondary.to_owned());
+}
+
+/// Lines the driver traced (all adapters, all tests of this process).
+pub fn trace_log() -> &'static Mutex<Vec<String>> {
+    static TRACE: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    TRACE.get_or_init(Default::default)
+}
+
+/// A volume as the driver opened it.
+pub enum SimFile {
+    Plain(FileVolume),
+    Mirrored(SyncMirror<FileVolume, FileVolume>),
+}
+
+impl Volume for SimFile {
+    fn len_bytes(&self) -> u64 {
+        match self {
+            SimFile::Plain(v) => v.len_bytes(),
+            SimFile::Mirrored(v) => v.len_bytes(),
+        }
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
+        match self {
+            SimFile::Plain(v) => v.read_at(offset, buf),
+            SimFile::Mirrored(v) => v.read_at(offset, buf),
+        }
+    }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), VolumeError> {
+        match self {
+            SimFile::Plain(v) => v.write_at(offset, data),
+            SimFile::Mirrored(v) => v.write_at(offset, data),
+        }
+    }
+}
+
+fn open_file(path: &str) -> Result<FileVolume, VolumeError> {
+    FileVolume::open(path, OpenMode::ReadWrite).map_err(|e| {
+        let kind = match e.problem() {
+            OpenProblem::NotFound | OpenProblem::ParentMissing => VolumeErrorKind::NotFound,
+            OpenProblem::PermissionDenied { .. } => VolumeErrorKind::PermissionDenied,
+            OpenProblem::ReadOnly => VolumeErrorKind::ReadOnly,
+            _ => VolumeErrorKind::Io,
+        };
+        VolumeError::new(kind, 0)
+    })
+}
+
+/// An auto-reset event.
+#[derive(Clone, Default)]
+pub struct SimEvent(Arc<(Mutex<bool>, Condvar)>);
+
+fn start() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+impl Os for Sim {
+    type File = SimFile;
+    type Event = SimEvent;
+    type Thread = JoinHandle<()>;
+    type RawSpinLock = AtomicBool;
+
+    fn open_volume(path: &str) -> Result<SimFile, VolumeError> {
+        let secondary = mirrors()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(path)
+            .cloned();
+        let primary = open_file(path)?;
+        match secondary {
+            None => Ok(SimFile::Plain(primary)),
+            Some(secondary) => {
+                let secondary = open_file(&secondary)?;
+                SyncMirror::new(primary, secondary)
+                    .map(SimFile::Mirrored)
+                    .map_err(|_| VolumeError::new(VolumeErrorKind::Io, 0))
+            }
+        }
+    }
+
+    fn flush_volume(_file: &mut SimFile) -> Result<(), VolumeError> {
+        // FileVolume writes through (O_DIRECT or O_DSYNC) already.
+        Ok(())
+    }
+
+    fn event_new() -> Result<SimEvent, OsError> {
+        Ok(SimEvent::default())
+    }
+
+    fn event_set(event: &SimEvent) {
+        let (flag, cond) = &*event.0;
+        *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cond.notify_one();
+    }
+
+    fn event_wait(event: &SimEvent, timeout_us: u64) -> bool {
+        let (flag, cond) = &*event.0;
+        let deadline = Instant::now() + Duration::from_micros(timeout_us);
+        let mut set = flag.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if *set {
+                *set = false;
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            set = cond
+                .wait_timeout(set, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    fn thread_start(body: Box<dyn FnOnce() + Send + 'static>) -> Result<JoinHandle<()>, OsError> {
+        std::thread::Builder::new()
+            .name("volnic-datapath".into())
+            .spawn(body)
+            .map_err(|e| OsError {
+                code: e.raw_os_error().unwrap_or(-1).into(),
+            })
+    }
+
+    fn thread_join(thread: JoinHandle<()>) {
+        if thread.join().is_err() {
+            crate::ndis::record_global_breach("the datapath thread panicked");
+        }
+    }
+
+    fn monotonic_us() -> u64 {
+        start().elapsed().as_micros() as u64
+    }
+
+    fn wall_clock_us() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64)
+    }
+
+    fn spin_new() -> AtomicBool {
+        AtomicBool::new(false)
+    }
+
+    fn spin_acquire(lock: &AtomicBool) -> u8 {
+        let mut spins = 0u32;
+        while lock
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            spins += 1;
+            if spins % 64 == 0 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        0
+    }
+
+    fn spin_release(lock: &AtomicBool, _previous: u8) {
+        lock.store(false, Ordering::Release);
+    }
+
+    fn trace(line: &str) {
+        eprintln!("{line}");
+        trace_log()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(line.to_owned());
+    }
+}
