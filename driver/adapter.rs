@@ -42,7 +42,11 @@ struct NdisConfig<P: Platform> {
 }
 
 impl<P: Platform> NdisConfig<P> {
-    fn read(&mut self, name: &str, parameter_type: u32) -> Option<*mut NDIS_CONFIGURATION_PARAMETER> {
+    fn read(
+        &mut self,
+        name: &str,
+        parameter_type: u32,
+    ) -> Option<*mut NDIS_CONFIGURATION_PARAMETER> {
         let mut wide: Vec<u16> = name.encode_utf16().collect();
         let keyword = NDIS_STRING {
             Length: (wide.len() * 2) as u16,
@@ -53,7 +57,15 @@ impl<P: Platform> NdisConfig<P> {
         let mut value: *mut NDIS_CONFIGURATION_PARAMETER = ptr::null_mut();
         // SAFETY: the configuration handle is open; `keyword` and `wide` live
         // across the call; NDIS writes `status` and `value`.
-        unsafe { P::read_configuration(&mut status, &mut value, self.handle, &keyword, parameter_type) };
+        unsafe {
+            P::read_configuration(
+                &mut status,
+                &mut value,
+                self.handle,
+                &keyword,
+                parameter_type,
+            )
+        };
         (status == NDIS_STATUS_SUCCESS && !value.is_null()).then_some(value)
     }
 }
@@ -68,7 +80,8 @@ impl<P: Platform> SettingSource for NdisConfig<P> {
             return None;
         }
         // SAFETY: the string's buffer holds `Length` bytes of UTF-16.
-        let units = unsafe { core::slice::from_raw_parts(text.Buffer, usize::from(text.Length) / 2) };
+        let units =
+            unsafe { core::slice::from_raw_parts(text.Buffer, usize::from(text.Length) / 2) };
         let text = String::from_utf16_lossy(units);
         Some(String::from(text.trim_end_matches('\0')))
     }
@@ -76,7 +89,8 @@ impl<P: Platform> SettingSource for NdisConfig<P> {
     fn integer(&mut self, name: &str) -> Option<u32> {
         let value = self.read(name, NdisParameterInteger)?;
         // SAFETY: as in `string`.
-        let (kind, number) = unsafe { ((*value).ParameterType, (*value).ParameterData.IntegerData) };
+        let (kind, number) =
+            unsafe { ((*value).ParameterType, (*value).ParameterData.IntegerData) };
         matches!(kind, NdisParameterInteger | NdisParameterHexInteger).then_some(number)
     }
 }
@@ -95,7 +109,9 @@ fn read_config<P: Platform>(miniport: NDIS_HANDLE) -> Result<AdapterConfig, Stri
     // SAFETY: `object` names this miniport; NDIS writes the handle.
     let status = unsafe { P::open_configuration(&object, &mut handle) };
     if status != NDIS_STATUS_SUCCESS {
-        return Err(format!("cannot open the adapter's registry key (status {status:#x})"));
+        return Err(format!(
+            "cannot open the adapter's registry key (status {status:#x})"
+        ));
     }
     let mut source = NdisConfig::<P> {
         handle,
@@ -110,7 +126,10 @@ fn read_config<P: Platform>(miniport: NDIS_HANDLE) -> Result<AdapterConfig, Stri
 /// Writes why the adapter failed to the trace and the system event log.
 fn report_failure<P: Platform>(driver_object: *mut c_void, reason: &str) {
     datapath::trace_line::<P>(format_args!("volnic: adapter disabled: {reason}"));
-    let mut message: Vec<u16> = "volnic: ".encode_utf16().chain(reason.encode_utf16()).collect();
+    let mut message: Vec<u16> = "volnic: "
+        .encode_utf16()
+        .chain(reason.encode_utf16())
+        .collect();
     message.push(0);
     // SAFETY: `message` is NUL-terminated UTF-16 that lives across the call.
     unsafe { P::write_event_log(driver_object, NDIS_STATUS_FAILURE, message.as_ptr()) };
@@ -166,10 +185,19 @@ fn open_engine<P: Platform>(config: &AdapterConfig) -> Result<Engine<P>, String>
 
 /// The datapath thread: opens the link, reports, waits for the go-ahead,
 /// then runs the data path until halt.
-fn thread_main<P: Platform>(shared: Arc<Shared<P>>, startup: Arc<Startup<P>>, config: AdapterConfig) {
+fn thread_main<P: Platform>(
+    shared: Arc<Shared<P>>,
+    startup: Arc<Startup<P>>,
+    config: AdapterConfig,
+) {
     let engine = open_engine::<P>(&config);
     let ok = engine.is_ok();
-    *startup.result.lock() = Some(engine.as_ref().map(|e| e.link.link_up()).map_err(String::clone));
+    *startup.result.lock() = Some(
+        engine
+            .as_ref()
+            .map(|e| e.link.link_up())
+            .map_err(String::clone),
+    );
     P::event_set(&startup.done);
     let Ok(engine) = engine else {
         P::event_set(&shared.stopped);
@@ -239,13 +267,15 @@ fn initialize_adapter<P: Platform>(miniport: NDIS_HANDLE) -> Result<(), String> 
         return Err(String::from("out of memory for the receive NBL pool"));
     }
     // SAFETY: handle and pool are valid.
-    let slots = unsafe { datapath::allocate_slots::<P>(miniport, pool, RX_SLOTS, info.max_frame_len) };
+    let slots =
+        unsafe { datapath::allocate_slots::<P>(miniport, pool, RX_SLOTS, info.max_frame_len) };
     let Some(slots) = slots else {
         // SAFETY: allocated above, nothing allocated from it remains.
         unsafe { P::free_nbl_pool(pool) };
         return Err(String::from("out of memory for receive buffers"));
     };
-    let make_event = || P::event_new().map_err(|e| format!("cannot create an event ({:#x})", e.code));
+    let make_event =
+        || P::event_new().map_err(|e| format!("cannot create an event ({:#x})", e.code));
     let (wake, stopped, done) = match (make_event(), make_event(), make_event()) {
         (Ok(a), Ok(b), Ok(c)) => (a, b, c),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
@@ -350,10 +380,15 @@ fn set_attributes<P: Platform>(
     };
     // SAFETY: the attributes live across the call; NDIS copies them.
     let status = unsafe {
-        P::set_miniport_attributes(miniport, (&mut registration as *mut NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES).cast())
+        P::set_miniport_attributes(
+            miniport,
+            (&mut registration as *mut NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES).cast(),
+        )
     };
     if status != NDIS_STATUS_SUCCESS {
-        return Err(format!("NDIS refused the registration attributes ({status:#x})"));
+        return Err(format!(
+            "NDIS refused the registration attributes ({status:#x})"
+        ));
     }
     let mut mac = [0u8; NDIS_MAX_PHYS_ADDRESS_LENGTH];
     mac[..6].copy_from_slice(&info.mac);
@@ -403,7 +438,10 @@ fn set_attributes<P: Platform>(
     // SAFETY: the attributes and the OID list live across the call; NDIS
     // copies them.
     let status = unsafe {
-        P::set_miniport_attributes(miniport, (&mut general as *mut NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES).cast())
+        P::set_miniport_attributes(
+            miniport,
+            (&mut general as *mut NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES).cast(),
+        )
     };
     if status != NDIS_STATUS_SUCCESS {
         return Err(format!("NDIS refused the general attributes ({status:#x})"));
@@ -471,7 +509,10 @@ pub unsafe extern "system" fn halt<P: Platform>(context: NDIS_HANDLE, _action: u
 ///
 /// # Safety
 /// NDIS calls it with this driver's context.
-pub unsafe extern "system" fn pause<P: Platform>(context: NDIS_HANDLE, _params: *mut c_void) -> NDIS_STATUS {
+pub unsafe extern "system" fn pause<P: Platform>(
+    context: NDIS_HANDLE,
+    _params: *mut c_void,
+) -> NDIS_STATUS {
     // SAFETY: a live context (contract).
     let adapter = unsafe { adapter::<P>(context) };
     if adapter.shared.pause() {
@@ -485,7 +526,10 @@ pub unsafe extern "system" fn pause<P: Platform>(context: NDIS_HANDLE, _params: 
 ///
 /// # Safety
 /// NDIS calls it with this driver's context.
-pub unsafe extern "system" fn restart<P: Platform>(context: NDIS_HANDLE, _params: *mut c_void) -> NDIS_STATUS {
+pub unsafe extern "system" fn restart<P: Platform>(
+    context: NDIS_HANDLE,
+    _params: *mut c_void,
+) -> NDIS_STATUS {
     // SAFETY: a live context (contract).
     let adapter = unsafe { adapter::<P>(context) };
     adapter.shared.restart();
@@ -513,7 +557,10 @@ pub unsafe extern "system" fn shutdown<P: Platform>(context: NDIS_HANDLE, action
 ///
 /// # Safety
 /// `addressing_reset` is writable (NDIS contract).
-pub unsafe extern "system" fn reset<P: Platform>(_context: NDIS_HANDLE, addressing_reset: *mut u8) -> NDIS_STATUS {
+pub unsafe extern "system" fn reset<P: Platform>(
+    _context: NDIS_HANDLE,
+    addressing_reset: *mut u8,
+) -> NDIS_STATUS {
     if !addressing_reset.is_null() {
         // SAFETY: NDIS passes a valid BOOLEAN to write.
         unsafe { *addressing_reset = 0 };
@@ -533,10 +580,18 @@ pub unsafe extern "system" fn pnp_event<P: Platform>(_context: NDIS_HANDLE, _eve
 /// MiniportCancelSend: every send is completed inside
 /// MiniportSendNetBufferLists (frames are copied), so none is ever pending
 /// and there is nothing to cancel.
-pub unsafe extern "system" fn cancel_send<P: Platform>(_context: NDIS_HANDLE, _cancel_id: *mut c_void) {}
+pub unsafe extern "system" fn cancel_send<P: Platform>(
+    _context: NDIS_HANDLE,
+    _cancel_id: *mut c_void,
+) {
+}
 
 /// MiniportCancelOidRequest: every OID request completes synchronously.
-pub unsafe extern "system" fn cancel_oid<P: Platform>(_context: NDIS_HANDLE, _request_id: *mut c_void) {}
+pub unsafe extern "system" fn cancel_oid<P: Platform>(
+    _context: NDIS_HANDLE,
+    _request_id: *mut c_void,
+) {
+}
 
 /// MiniportSendNetBufferLists.
 ///
@@ -573,12 +628,28 @@ fn stats_of<P: Platform>(shared: &Shared<P>) -> StatsSnapshot {
     let load = |a: &core::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     let s = &shared.stats;
     StatsSnapshot {
-        tx_frames: [load(&s.tx_frames[0]), load(&s.tx_frames[1]), load(&s.tx_frames[2])],
-        tx_bytes: [load(&s.tx_bytes[0]), load(&s.tx_bytes[1]), load(&s.tx_bytes[2])],
+        tx_frames: [
+            load(&s.tx_frames[0]),
+            load(&s.tx_frames[1]),
+            load(&s.tx_frames[2]),
+        ],
+        tx_bytes: [
+            load(&s.tx_bytes[0]),
+            load(&s.tx_bytes[1]),
+            load(&s.tx_bytes[2]),
+        ],
         tx_discards: load(&s.tx_discards),
         tx_errors: load(&s.tx_errors),
-        rx_frames: [load(&s.rx_frames[0]), load(&s.rx_frames[1]), load(&s.rx_frames[2])],
-        rx_bytes: [load(&s.rx_bytes[0]), load(&s.rx_bytes[1]), load(&s.rx_bytes[2])],
+        rx_frames: [
+            load(&s.rx_frames[0]),
+            load(&s.rx_frames[1]),
+            load(&s.rx_frames[2]),
+        ],
+        rx_bytes: [
+            load(&s.rx_bytes[0]),
+            load(&s.rx_bytes[1]),
+            load(&s.rx_bytes[2]),
+        ],
         rx_discards: load(&s.rx_discards),
         rx_errors: load(&s.rx_errors),
     }
@@ -628,7 +699,9 @@ pub unsafe extern "system" fn oid_request<P: Platform>(
             match effect {
                 SetEffect::None => {}
                 SetEffect::PacketFilter(filter) => shared.filter.lock().packet_filter = filter,
-                SetEffect::Lookahead(lookahead) => shared.lookahead.store(lookahead, Ordering::Relaxed),
+                SetEffect::Lookahead(lookahead) => {
+                    shared.lookahead.store(lookahead, Ordering::Relaxed)
+                }
                 SetEffect::Multicast(list) => shared.filter.lock().multicast = list,
             }
             outcome

@@ -257,7 +257,10 @@ mod tests {
             parse_mac("02-11-22-33-44-55"),
             Some([2, 0x11, 0x22, 0x33, 0x44, 0x55])
         );
-        assert_eq!(parse_mac("021122334455"), Some([2, 0x11, 0x22, 0x33, 0x44, 0x55]));
+        assert_eq!(
+            parse_mac("021122334455"),
+            Some([2, 0x11, 0x22, 0x33, 0x44, 0x55])
+        );
         assert_eq!(parse_mac("0211223344"), None);
         assert_eq!(parse_mac("02112233445566"), None);
         assert_eq!(parse_mac("zz1122334455"), None);

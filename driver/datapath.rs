@@ -458,8 +458,13 @@ pub unsafe fn gather_parts<'a, P: Platform>(
             return Err(NDIS_STATUS_INVALID_DATA);
         }
         // SAFETY: `mdl` is on the NET_BUFFER's chain (valid per the caller).
-        let (va, byte_count, next) =
-            unsafe { (P::mdl_system_address(mdl), (*mdl).ByteCount as usize, (*mdl).Next) };
+        let (va, byte_count, next) = unsafe {
+            (
+                P::mdl_system_address(mdl),
+                (*mdl).ByteCount as usize,
+                (*mdl).Next,
+            )
+        };
         if va.is_null() {
             return Err(NDIS_STATUS_RESOURCES);
         }
@@ -527,13 +532,16 @@ pub fn run<P: Platform>(shared: Arc<Shared<P>>, mut engine: Engine<P>) {
         }
         let filter = shared.filter.lock().clone();
         filled.clear();
-        let result = engine
-            .link
-            .poll(now, &mut engine.send, &mut engine.recv, &mut |frame: &[u8]| {
+        let result = engine.link.poll(
+            now,
+            &mut engine.send,
+            &mut engine.recv,
+            &mut |frame: &[u8]| {
                 if let Some((index, kind)) = shared.take_slot(frame, &filter) {
                     filled.push((index, kind, frame.len()));
                 }
-            });
+            },
+        );
         shared.indicate(&filled);
         let mut next_due = now.saturating_add(shared.info.poll_interval_us);
         match result {
@@ -687,10 +695,7 @@ mod tests {
     #[test]
     fn states_refuse_sends() {
         assert_eq!(PathState::Running.send_refusal(), None);
-        assert_eq!(
-            PathState::Paused.send_refusal(),
-            Some(NDIS_STATUS_PAUSED)
-        );
+        assert_eq!(PathState::Paused.send_refusal(), Some(NDIS_STATUS_PAUSED));
         assert_eq!(
             PathState::Halting.send_refusal(),
             Some(NDIS_STATUS_MEDIA_DISCONNECTED)

@@ -59,13 +59,22 @@ pub fn characteristics<P: Platform>() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
 /// # Safety
 /// Called once by the I/O manager (or the simulation) with a valid driver
 /// object and registry path.
-pub unsafe fn driver_entry<P: Platform>(driver_object: *mut c_void, registry_path: *mut c_void) -> NDIS_STATUS {
+pub unsafe fn driver_entry<P: Platform>(
+    driver_object: *mut c_void,
+    registry_path: *mut c_void,
+) -> NDIS_STATUS {
     let chars = characteristics::<P>();
     let mut handle: NDIS_HANDLE = ptr::null_mut();
     // SAFETY: arguments as received from the I/O manager; `chars` lives
     // across the call (NDIS copies it); NDIS writes `handle`.
     let status = unsafe {
-        P::register_miniport_driver(driver_object, registry_path, driver_object, &chars, &mut handle)
+        P::register_miniport_driver(
+            driver_object,
+            registry_path,
+            driver_object,
+            &chars,
+            &mut handle,
+        )
     };
     if status == NDIS_STATUS_SUCCESS {
         DRIVER_HANDLE.store(handle, Ordering::Release);

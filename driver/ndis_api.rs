@@ -26,7 +26,8 @@ pub trait NdisApi: 'static {
     /// NdisMDeregisterMiniportDriver.
     unsafe fn deregister_miniport_driver(driver_handle: NDIS_HANDLE);
     /// NdisMSetMiniportAttributes (registration or general attributes).
-    unsafe fn set_miniport_attributes(adapter: NDIS_HANDLE, attributes: *mut c_void) -> NDIS_STATUS;
+    unsafe fn set_miniport_attributes(adapter: NDIS_HANDLE, attributes: *mut c_void)
+        -> NDIS_STATUS;
     /// NdisOpenConfigurationEx.
     unsafe fn open_configuration(
         object: *const NDIS_CONFIGURATION_OBJECT,

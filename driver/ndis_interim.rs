@@ -5,7 +5,12 @@
 //! Layouts are x64, from the public symbol-derived layouts of ndis.sys
 //! (ntdiff/headers) and ndis.h; the `const` assertions at the end fail the
 //! build on any x64 target if a field moves.
-#![allow(non_camel_case_types, non_snake_case, non_upper_case_globals, dead_code)]
+#![allow(
+    non_camel_case_types,
+    non_snake_case,
+    non_upper_case_globals,
+    dead_code
+)]
 
 use core::ffi::c_void;
 
@@ -153,7 +158,8 @@ pub type HaltFn = unsafe extern "system" fn(NDIS_HANDLE, u32);
 pub type UnloadFn = unsafe extern "system" fn(*mut c_void);
 pub type PauseFn = unsafe extern "system" fn(NDIS_HANDLE, *mut c_void) -> NDIS_STATUS;
 pub type RestartFn = unsafe extern "system" fn(NDIS_HANDLE, *mut c_void) -> NDIS_STATUS;
-pub type OidRequestFn = unsafe extern "system" fn(NDIS_HANDLE, *mut NDIS_OID_REQUEST) -> NDIS_STATUS;
+pub type OidRequestFn =
+    unsafe extern "system" fn(NDIS_HANDLE, *mut NDIS_OID_REQUEST) -> NDIS_STATUS;
 pub type SendFn =
     unsafe extern "system" fn(NDIS_HANDLE, *mut NET_BUFFER_LIST, NDIS_PORT_NUMBER, u32);
 pub type ReturnFn = unsafe extern "system" fn(NDIS_HANDLE, *mut NET_BUFFER_LIST, u32);
@@ -494,15 +500,39 @@ mod layout {
     const _: () = assert!(offset_of!(NDIS_OID_REQUEST, MiniportReserved) == 0x48);
     const _: () = assert!(size_of::<NDIS_OID_REQUEST>() == 0x70);
     const _: () = assert!(offset_of!(NDIS_OID_REQUEST_QUERY, BytesNeeded) == 0x18);
-    const _: () = assert!(offset_of!(NDIS_MINIPORT_DRIVER_CHARACTERISTICS, SetOptionsHandler) == 0x10);
-    const _: () = assert!(offset_of!(NDIS_MINIPORT_DRIVER_CHARACTERISTICS, CancelOidRequestHandler) == 0x80);
+    const _: () =
+        assert!(offset_of!(NDIS_MINIPORT_DRIVER_CHARACTERISTICS, SetOptionsHandler) == 0x10);
+    const _: () = assert!(
+        offset_of!(
+            NDIS_MINIPORT_DRIVER_CHARACTERISTICS,
+            CancelOidRequestHandler
+        ) == 0x80
+    );
     const _: () = assert!(size_of::<NDIS_MINIPORT_DRIVER_CHARACTERISTICS>() == 0x98);
-    const _: () = assert!(offset_of!(NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, InterfaceType) == 0x18);
-    const _: () = assert!(offset_of!(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, MaxXmitLinkSpeed) == 0x18);
-    const _: () = assert!(offset_of!(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, PowerManagementCapabilities) == 0x48);
-    const _: () = assert!(offset_of!(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, PermanentMacAddress) == 0x5e);
-    const _: () = assert!(offset_of!(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, RecvScaleCapabilities) == 0xa0);
-    const _: () = assert!(offset_of!(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, SupportedOidList) == 0xc8);
+    const _: () =
+        assert!(offset_of!(NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, InterfaceType) == 0x18);
+    const _: () =
+        assert!(offset_of!(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, MaxXmitLinkSpeed) == 0x18);
+    const _: () = assert!(
+        offset_of!(
+            NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+            PowerManagementCapabilities
+        ) == 0x48
+    );
+    const _: () = assert!(
+        offset_of!(
+            NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+            PermanentMacAddress
+        ) == 0x5e
+    );
+    const _: () = assert!(
+        offset_of!(
+            NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+            RecvScaleCapabilities
+        ) == 0xa0
+    );
+    const _: () =
+        assert!(offset_of!(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, SupportedOidList) == 0xc8);
     const _: () = assert!(size_of::<NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES>() == 0xe0);
     const _: () = assert!(offset_of!(NDIS_STATUS_INDICATION, StatusCode) == 0x14);
     const _: () = assert!(offset_of!(NDIS_STATUS_INDICATION, StatusBuffer) == 0x30);

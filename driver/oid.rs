@@ -272,7 +272,10 @@ pub fn query(oid: NDIS_OID, view: &AdapterView<'_>, buf: &mut [u8]) -> OidOutcom
     let stats = &view.stats;
     match oid {
         OID_GEN_SUPPORTED_LIST => {
-            let bytes: Vec<u8> = SUPPORTED_OIDS.iter().flat_map(|o| o.to_le_bytes()).collect();
+            let bytes: Vec<u8> = SUPPORTED_OIDS
+                .iter()
+                .flat_map(|o| o.to_le_bytes())
+                .collect();
             write(buf, &bytes)
         }
         OID_GEN_HARDWARE_STATUS => write_u32(buf, NdisHardwareStatusReady),
@@ -286,7 +289,9 @@ pub fn query(oid: NDIS_OID, view: &AdapterView<'_>, buf: &mut [u8]) -> OidOutcom
         OID_GEN_TRANSMIT_BUFFER_SPACE => write_u32(buf, info.send_queue_bytes as u32),
         OID_GEN_RECEIVE_BUFFER_SPACE => write_u32(buf, (RX_SLOTS * info.max_frame_len) as u32),
         // In units of 100 bit/s.
-        OID_GEN_LINK_SPEED => write_u32(buf, (info.link_speed_bps / 100).min(u32::MAX.into()) as u32),
+        OID_GEN_LINK_SPEED => {
+            write_u32(buf, (info.link_speed_bps / 100).min(u32::MAX.into()) as u32)
+        }
         OID_GEN_MEDIA_CONNECT_STATUS => write_u32(
             buf,
             if view.link_up {
@@ -297,13 +302,17 @@ pub fn query(oid: NDIS_OID, view: &AdapterView<'_>, buf: &mut [u8]) -> OidOutcom
         ),
         OID_GEN_LINK_STATE => write(
             buf,
-            &link_state_bytes(&crate::datapath::link_state(view.link_up, info.link_speed_bps)),
+            &link_state_bytes(&crate::datapath::link_state(
+                view.link_up,
+                info.link_speed_bps,
+            )),
         ),
         OID_GEN_VENDOR_ID => write_u32(buf, VENDOR_ID),
         OID_GEN_VENDOR_DESCRIPTION => write(buf, VENDOR_DESCRIPTION),
-        OID_GEN_DRIVER_VERSION => {
-            write(buf, &(u16::from(NDIS_MAJOR) << 8 | u16::from(NDIS_MINOR)).to_le_bytes())
-        }
+        OID_GEN_DRIVER_VERSION => write(
+            buf,
+            &(u16::from(NDIS_MAJOR) << 8 | u16::from(NDIS_MINOR)).to_le_bytes(),
+        ),
         OID_GEN_VENDOR_DRIVER_VERSION => {
             write_u32(buf, u32::from(DRIVER_MAJOR) << 16 | u32::from(DRIVER_MINOR))
         }
@@ -456,7 +465,14 @@ mod tests {
             if need > 0 {
                 let mut short = alloc::vec![0u8; need - 1];
                 let out = query(oid, &view, &mut short);
-                if matches!(oid, OID_GEN_XMIT_OK | OID_GEN_RCV_OK | OID_GEN_XMIT_ERROR | OID_GEN_RCV_ERROR | OID_GEN_RCV_NO_BUFFER) {
+                if matches!(
+                    oid,
+                    OID_GEN_XMIT_OK
+                        | OID_GEN_RCV_OK
+                        | OID_GEN_XMIT_ERROR
+                        | OID_GEN_RCV_ERROR
+                        | OID_GEN_RCV_NO_BUFFER
+                ) {
                     assert_eq!(out.status, NDIS_STATUS_SUCCESS);
                     assert_eq!((out.bytes_done, out.bytes_needed), (4, 8));
                 } else {
@@ -489,7 +505,13 @@ mod tests {
             (OidOutcome::ok(4), SetEffect::PacketFilter(9))
         );
         assert_eq!(
-            set(OID_GEN_CURRENT_PACKET_FILTER, &info, &0x1000u32.to_le_bytes()).0.status,
+            set(
+                OID_GEN_CURRENT_PACKET_FILTER,
+                &info,
+                &0x1000u32.to_le_bytes()
+            )
+            .0
+            .status,
             NDIS_STATUS_NOT_SUPPORTED
         );
         assert_eq!(

@@ -1,0 +1,395 @@
+//! [`Os`] for the Windows kernel, with wdk-sys. The only kernel-services
+//! code that cannot compile on Linux: kept plain, one routine per method.
+//!
+//! Volumes are opened with `FILE_NO_INTERMEDIATE_BUFFERING |
+//! FILE_WRITE_THROUGH` (no cache either way: a receiver reading through a
+//! cache would never see the mirror update the volume) and synchronous I/O.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::cell::UnsafeCell;
+use core::ffi::c_void;
+use core::ptr;
+
+use volnic_core::{Volume, VolumeError, VolumeErrorKind};
+use wdk_sys::ntddk::{
+    DbgPrint, KeAcquireSpinLockRaiseToDpc, KeInitializeEvent, KeQueryInterruptTimePrecise,
+    KeQuerySystemTimePrecise, KeReleaseSpinLock, KeSetEvent, KeWaitForSingleObject,
+    PsCreateSystemThread, PsTerminateSystemThread, ZwClose, ZwCreateFile, ZwDeviceIoControlFile,
+    ZwFlushBuffersFile, ZwQueryInformationFile, ZwReadFile, ZwWaitForSingleObject, ZwWriteFile,
+};
+use wdk_sys::{
+    FILE_STANDARD_INFORMATION, HANDLE, IO_STATUS_BLOCK, KEVENT, KSPIN_LOCK, LARGE_INTEGER,
+    NTSTATUS, OBJECT_ATTRIBUTES, UNICODE_STRING,
+};
+
+use super::{Os, OsError};
+
+/// The Windows kernel.
+pub struct WindowsOs;
+
+// NT constants used here (ntdef.h, wdm.h, ntstatus.h, ntddk.h).
+const GENERIC_READ: u32 = 0x8000_0000;
+const GENERIC_WRITE: u32 = 0x4000_0000;
+const SYNCHRONIZE: u32 = 0x0010_0000;
+const THREAD_ALL_ACCESS: u32 = 0x001F_FFFF;
+const FILE_SHARE_READ: u32 = 0x1;
+const FILE_SHARE_WRITE: u32 = 0x2;
+const FILE_ATTRIBUTE_NORMAL: u32 = 0x80;
+const FILE_OPEN: u32 = 0x1;
+const FILE_WRITE_THROUGH: u32 = 0x2;
+const FILE_SYNCHRONOUS_IO_NONALERT: u32 = 0x20;
+const FILE_NO_INTERMEDIATE_BUFFERING: u32 = 0x8;
+const OBJ_CASE_INSENSITIVE: u32 = 0x40;
+const OBJ_KERNEL_HANDLE: u32 = 0x200;
+const IOCTL_DISK_GET_LENGTH_INFO: u32 = 0x0007_405C;
+const STATUS_TIMEOUT: NTSTATUS = 0x102;
+
+fn volume_error(status: NTSTATUS) -> VolumeError {
+    let kind = match status as u32 {
+        0xC000_0034 | 0xC000_003A | 0xC000_000E | 0xC000_0033 => VolumeErrorKind::NotFound,
+        0xC000_0022 | 0xC000_0043 => VolumeErrorKind::PermissionDenied,
+        0xC000_00A2 => VolumeErrorKind::ReadOnly,
+        0xC000_007F => VolumeErrorKind::NoSpace,
+        0xC000_0011 => VolumeErrorKind::OutOfRange,
+        0xC000_000D | 0x8000_0002 => VolumeErrorKind::Misaligned,
+        _ => VolumeErrorKind::Io,
+    };
+    VolumeError::new(kind, i64::from(status))
+}
+
+/// `C:\x` and `\\.\PhysicalDrive3` become `\??\C:\x` and `\??\PhysicalDrive3`;
+/// NT paths (`\??\`, `\Device\`) pass unchanged.
+fn nt_path(path: &str) -> Vec<u16> {
+    let body = if path.starts_with("\\??\\") || path.starts_with("\\Device\\") {
+        return path.encode_utf16().collect();
+    } else if let Some(rest) = path.strip_prefix("\\\\.\\") {
+        rest
+    } else {
+        path
+    };
+    "\\??\\".encode_utf16().chain(body.encode_utf16()).collect()
+}
+
+/// An open volume handle; closed on drop.
+pub struct KernelFile {
+    handle: HANDLE,
+    len: u64,
+}
+
+// SAFETY: a kernel handle (OBJ_KERNEL_HANDLE) is usable from any system thread.
+unsafe impl Send for KernelFile {}
+
+impl Drop for KernelFile {
+    fn drop(&mut self) {
+        // SAFETY: the handle was opened by ZwCreateFile and is closed once.
+        unsafe { ZwClose(self.handle) };
+    }
+}
+
+fn query_len(handle: HANDLE) -> u64 {
+    let mut iosb = IO_STATUS_BLOCK::default();
+    let mut length = LARGE_INTEGER::default();
+    // SAFETY: a valid handle; the output buffer is a GET_LENGTH_INFORMATION
+    // (one LARGE_INTEGER) that lives across the synchronous call.
+    let status = unsafe {
+        ZwDeviceIoControlFile(
+            handle,
+            ptr::null_mut(),
+            None,
+            ptr::null_mut(),
+            &mut iosb,
+            IOCTL_DISK_GET_LENGTH_INFO,
+            ptr::null_mut(),
+            0,
+            (&mut length as *mut LARGE_INTEGER).cast(),
+            core::mem::size_of::<LARGE_INTEGER>() as u32,
+        )
+    };
+    if wdk_sys::NT_SUCCESS(status) {
+        // SAFETY: QuadPart is the whole of the union.
+        return unsafe { length.QuadPart } as u64;
+    }
+    // Not a disk or volume: a file, whose length is its end of file.
+    let mut info = FILE_STANDARD_INFORMATION::default();
+    // SAFETY: a valid handle and an output buffer of the class's size.
+    let status = unsafe {
+        ZwQueryInformationFile(
+            handle,
+            &mut iosb,
+            (&mut info as *mut FILE_STANDARD_INFORMATION).cast(),
+            core::mem::size_of::<FILE_STANDARD_INFORMATION>() as u32,
+            wdk_sys::_FILE_INFORMATION_CLASS::FileStandardInformation,
+        )
+    };
+    if wdk_sys::NT_SUCCESS(status) {
+        // SAFETY: QuadPart is the whole of the union.
+        unsafe { info.EndOfFile.QuadPart as u64 }
+    } else {
+        0
+    }
+}
+
+impl Volume for KernelFile {
+    fn len_bytes(&self) -> u64 {
+        self.len
+    }
+
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
+        let mut iosb = IO_STATUS_BLOCK::default();
+        let mut at = LARGE_INTEGER {
+            QuadPart: offset as i64,
+        };
+        // SAFETY: synchronous read into `buf` (sector-aligned by the engine)
+        // of exactly its length; everything lives across the call.
+        let status = unsafe {
+            ZwReadFile(
+                self.handle,
+                ptr::null_mut(),
+                None,
+                ptr::null_mut(),
+                &mut iosb,
+                buf.as_mut_ptr().cast(),
+                buf.len() as u32,
+                &mut at,
+                ptr::null_mut(),
+            )
+        };
+        if !wdk_sys::NT_SUCCESS(status) {
+            return Err(volume_error(status));
+        }
+        if iosb.Information as usize != buf.len() {
+            return Err(VolumeError::new(
+                VolumeErrorKind::OutOfRange,
+                i64::from(status),
+            ));
+        }
+        Ok(())
+    }
+
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), VolumeError> {
+        let mut iosb = IO_STATUS_BLOCK::default();
+        let mut at = LARGE_INTEGER {
+            QuadPart: offset as i64,
+        };
+        // SAFETY: synchronous write-through of `data` (sector-aligned by the
+        // engine); everything lives across the call.
+        let status = unsafe {
+            ZwWriteFile(
+                self.handle,
+                ptr::null_mut(),
+                None,
+                ptr::null_mut(),
+                &mut iosb,
+                data.as_ptr().cast_mut().cast(),
+                data.len() as u32,
+                &mut at,
+                ptr::null_mut(),
+            )
+        };
+        if !wdk_sys::NT_SUCCESS(status) {
+            return Err(volume_error(status));
+        }
+        Ok(())
+    }
+}
+
+/// A synchronization (auto-reset) event in nonpaged memory.
+pub struct KernelEvent(Box<UnsafeCell<KEVENT>>);
+// SAFETY: KEVENT is designed for use from any thread through its address.
+unsafe impl Send for KernelEvent {}
+// SAFETY: as above.
+unsafe impl Sync for KernelEvent {}
+
+/// A kernel spin lock.
+pub struct KernelSpinLock(UnsafeCell<KSPIN_LOCK>);
+// SAFETY: a KSPIN_LOCK is shared by address between processors by design.
+unsafe impl Send for KernelSpinLock {}
+// SAFETY: as above.
+unsafe impl Sync for KernelSpinLock {}
+
+/// A system thread handle; joined by waiting on it.
+pub struct KernelThread(HANDLE);
+// SAFETY: a kernel handle is usable from any system thread.
+unsafe impl Send for KernelThread {}
+
+type ThreadBody = Box<dyn FnOnce() + Send + 'static>;
+
+unsafe extern "C" fn thread_start(context: *mut c_void) {
+    // SAFETY: `context` is the Box<ThreadBody> leaked by thread_start below,
+    // taken back exactly once here.
+    let body = unsafe { Box::from_raw(context.cast::<ThreadBody>()) };
+    body();
+    // SAFETY: ends the current system thread, as a start routine must.
+    unsafe { PsTerminateSystemThread(0) };
+}
+
+impl Os for WindowsOs {
+    type File = KernelFile;
+    type Event = KernelEvent;
+    type Thread = KernelThread;
+    type RawSpinLock = KernelSpinLock;
+
+    fn open_volume(path: &str) -> Result<KernelFile, VolumeError> {
+        let mut wide = nt_path(path);
+        let mut name = UNICODE_STRING {
+            Length: (wide.len() * 2) as u16,
+            MaximumLength: (wide.len() * 2) as u16,
+            Buffer: wide.as_mut_ptr(),
+        };
+        let mut attributes = OBJECT_ATTRIBUTES {
+            Length: core::mem::size_of::<OBJECT_ATTRIBUTES>() as u32,
+            ObjectName: &mut name,
+            Attributes: OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE,
+            ..OBJECT_ATTRIBUTES::default()
+        };
+        let mut iosb = IO_STATUS_BLOCK::default();
+        let mut handle: HANDLE = ptr::null_mut();
+        // SAFETY: every pointer argument refers to a local that lives across
+        // the call; runs at PASSIVE_LEVEL on the datapath thread.
+        let status = unsafe {
+            ZwCreateFile(
+                &mut handle,
+                GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE,
+                &mut attributes,
+                &mut iosb,
+                ptr::null_mut(),
+                FILE_ATTRIBUTE_NORMAL,
+                FILE_SHARE_READ | FILE_SHARE_WRITE,
+                FILE_OPEN,
+                FILE_SYNCHRONOUS_IO_NONALERT | FILE_NO_INTERMEDIATE_BUFFERING | FILE_WRITE_THROUGH,
+                ptr::null_mut(),
+                0,
+            )
+        };
+        if !wdk_sys::NT_SUCCESS(status) {
+            return Err(volume_error(status));
+        }
+        Ok(KernelFile {
+            len: query_len(handle),
+            handle,
+        })
+    }
+
+    fn flush_volume(file: &mut KernelFile) -> Result<(), VolumeError> {
+        let mut iosb = IO_STATUS_BLOCK::default();
+        // SAFETY: a valid handle; `iosb` lives across the call.
+        let status = unsafe { ZwFlushBuffersFile(file.handle, &mut iosb) };
+        if wdk_sys::NT_SUCCESS(status) {
+            Ok(())
+        } else {
+            Err(volume_error(status))
+        }
+    }
+
+    fn event_new() -> Result<KernelEvent, OsError> {
+        let event = KernelEvent(Box::new(UnsafeCell::new(KEVENT::default())));
+        // SAFETY: the KEVENT is in nonpaged pool (wdk-alloc) and never moves.
+        unsafe { KeInitializeEvent(event.0.get(), wdk_sys::_EVENT_TYPE::SynchronizationEvent, 0) };
+        Ok(event)
+    }
+
+    fn event_set(event: &KernelEvent) {
+        // SAFETY: an initialized event; callable at IRQL <= DISPATCH_LEVEL.
+        unsafe { KeSetEvent(event.0.get(), 0, 0) };
+    }
+
+    fn event_wait(event: &KernelEvent, timeout_us: u64) -> bool {
+        // Relative time in 100 ns units is negative.
+        let mut timeout = LARGE_INTEGER {
+            QuadPart: -(timeout_us.min(i64::MAX as u64 / 10) as i64 * 10),
+        };
+        // SAFETY: an initialized event; called at PASSIVE_LEVEL.
+        let status = unsafe {
+            KeWaitForSingleObject(
+                event.0.get().cast(),
+                wdk_sys::_KWAIT_REASON::Executive,
+                wdk_sys::_MODE::KernelMode as i8,
+                0,
+                &mut timeout,
+            )
+        };
+        status != STATUS_TIMEOUT
+    }
+
+    fn thread_start(body: Box<dyn FnOnce() + Send + 'static>) -> Result<KernelThread, OsError> {
+        let context = Box::into_raw(Box::new(body));
+        let mut attributes = OBJECT_ATTRIBUTES {
+            Length: core::mem::size_of::<OBJECT_ATTRIBUTES>() as u32,
+            Attributes: OBJ_KERNEL_HANDLE,
+            ..OBJECT_ATTRIBUTES::default()
+        };
+        let mut handle: HANDLE = ptr::null_mut();
+        // SAFETY: `thread_start` takes ownership of `context`; the handle is
+        // a kernel handle written by the call.
+        let status = unsafe {
+            PsCreateSystemThread(
+                &mut handle,
+                THREAD_ALL_ACCESS,
+                &mut attributes,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                Some(thread_start),
+                context.cast(),
+            )
+        };
+        if !wdk_sys::NT_SUCCESS(status) {
+            // SAFETY: the thread was not created, so `context` is still ours.
+            drop(unsafe { Box::from_raw(context) });
+            return Err(OsError {
+                code: i64::from(status),
+            });
+        }
+        Ok(KernelThread(handle))
+    }
+
+    fn thread_join(thread: KernelThread) {
+        // SAFETY: a thread handle from PsCreateSystemThread, waited on and
+        // closed once, at PASSIVE_LEVEL.
+        unsafe {
+            ZwWaitForSingleObject(thread.0, 0, ptr::null_mut());
+        }
+        // SAFETY: as above.
+        unsafe { ZwClose(thread.0) };
+    }
+
+    fn monotonic_us() -> u64 {
+        let mut qpc = 0u64;
+        // SAFETY: writes the performance-counter time to `qpc`.
+        let interrupt_time = unsafe { KeQueryInterruptTimePrecise(&mut qpc) };
+        interrupt_time / 10
+    }
+
+    fn wall_clock_us() -> u64 {
+        let mut now = LARGE_INTEGER::default();
+        // SAFETY: writes the system time to `now`.
+        unsafe { KeQuerySystemTimePrecise(&mut now) };
+        // 100 ns units since 1601 → µs since 1970.
+        // SAFETY: QuadPart is the whole of the union.
+        let since_1601 = unsafe { now.QuadPart } as u64 / 10;
+        since_1601.saturating_sub(11_644_473_600_000_000)
+    }
+
+    fn spin_new() -> KernelSpinLock {
+        // KeInitializeSpinLock only zeroes the lock.
+        KernelSpinLock(UnsafeCell::new(0))
+    }
+
+    fn spin_acquire(lock: &KernelSpinLock) -> u8 {
+        // SAFETY: a valid KSPIN_LOCK at a stable address; IRQL <= DISPATCH.
+        unsafe { KeAcquireSpinLockRaiseToDpc(lock.0.get()) }
+    }
+
+    fn spin_release(lock: &KernelSpinLock, previous: u8) {
+        // SAFETY: the lock is held by this processor; `previous` is the IRQL
+        // its acquisition returned.
+        unsafe { KeReleaseSpinLock(lock.0.get(), previous) };
+    }
+
+    fn trace(line: &str) {
+        let mut text: Vec<u8> = line.bytes().filter(|&b| b != 0).collect();
+        text.extend_from_slice(b"\n\0");
+        // SAFETY: "%s" with one NUL-terminated string argument.
+        unsafe { DbgPrint(c"%s".as_ptr(), text.as_ptr()) };
+    }
+}
