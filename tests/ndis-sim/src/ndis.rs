@@ -644,6 +644,10 @@ impl NdisApi for Sim {
         let mut inner = lock(&a.inner);
         while !nbl.is_null() {
             seen += 1;
+            if seen > count.max(1) * 4 + 1024 {
+                problems.push("indicated NBL chain does not end (a cycle)".to_owned());
+                break;
+            }
             // SAFETY: the driver indicates valid NBLs.
             let (source, first, next) =
                 unsafe { ((*nbl).SourceHandle, (*nbl).FirstNetBuffer, (*nbl).Next) };

@@ -1,0 +1,300 @@
+//! The miniport's state machine and failure paths, driven as NDIS drives
+//! them: pause, queue full, halt with sends queued, the peer going away and
+//! coming back, shutdown, and registry values that must stop initialization.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use volnic::ndis::*;
+use volnic_ndis_sim::storage::make_link;
+use volnic_ndis_sim::{RegValue, SimHost};
+
+#[test]
+fn sends_while_paused_fail_with_paused_and_paused_receivers_indicate_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Pair::start(dir.path(), 4096, 64);
+    p.host.pause(p.a);
+    let refused: Vec<Vec<u8>> = (0..3).map(|i| frame(p.mac_b, p.mac_a, i, 100)).collect();
+    let statuses = p.host.send(p.a, &nbls(&refused));
+    assert_eq!(statuses, vec![NDIS_STATUS_PAUSED; 3]);
+    p.host.restart(p.a);
+
+    // Frames reaching a paused adapter are dropped, never indicated (the sim
+    // records any indication while paused as a breach).
+    p.host.pause(p.b);
+    let while_paused: Vec<Vec<u8>> = (10..15).map(|i| frame(p.mac_b, p.mac_a, i, 100)).collect();
+    assert!(p
+        .host
+        .send(p.a, &nbls(&while_paused))
+        .iter()
+        .all(|&s| s == NDIS_STATUS_SUCCESS));
+    let sent_stats = || ();
+    sent_stats();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(p.host.received(p.b).is_empty());
+    p.host.restart(p.b);
+
+    let after: Vec<Vec<u8>> = (20..25).map(|i| frame(p.mac_b, p.mac_a, i, 100)).collect();
+    assert!(p
+        .host
+        .send(p.a, &nbls(&after))
+        .iter()
+        .all(|&s| s == NDIS_STATUS_SUCCESS));
+    let got = p.host.wait_received(p.b, after.len(), WAIT);
+    assert_eq!(
+        got, after,
+        "only frames sent after the restart are indicated"
+    );
+    p.host.finish();
+}
+
+#[test]
+fn a_full_send_queue_completes_with_resources_and_loses_nothing_it_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = make_link(dir.path(), 4096, 256);
+    let mut host = SimHost::load();
+    let mut reg_a = registry(&files.a_send, &files.a_recv, 1, 4096);
+    reg_a.retain(|(k, _)| *k != "SendQueueKb");
+    reg_a.push(("SendQueueKb", RegValue::Int(64)));
+    let a = host.initialize("node1", &reg_a).unwrap();
+    let b = host
+        .initialize("node2", &registry(&files.b_send, &files.b_recv, 2, 4096))
+        .unwrap();
+    host.restart(a);
+    host.restart(b);
+    set_filter(&mut host, b);
+    let (mac_a, mac_b) = (mac_of(&mut host, a), mac_of(&mut host, b));
+    assert!(host.wait_link(a, true, WAIT) && host.wait_link(b, true, WAIT));
+
+    // One chain far larger than the 64 KiB queue plus what the thread can
+    // take from it while the call runs.
+    let burst: Vec<Vec<u8>> = (0..400).map(|i| frame(mac_b, mac_a, i, 1514)).collect();
+    let statuses = host.send(a, &nbls(&burst));
+    let refused = statuses
+        .iter()
+        .filter(|&&s| s == NDIS_STATUS_RESOURCES)
+        .count();
+    assert!(
+        refused > 0,
+        "a 600 KB burst into a 64 KiB queue refused nothing"
+    );
+    assert!(statuses
+        .iter()
+        .all(|&s| s == NDIS_STATUS_SUCCESS || s == NDIS_STATUS_RESOURCES));
+    let accepted: Vec<Vec<u8>> = burst
+        .iter()
+        .zip(&statuses)
+        .filter(|(_, &s)| s == NDIS_STATUS_SUCCESS)
+        .map(|(f, _)| f.clone())
+        .collect();
+    let got = host.wait_received(b, accepted.len(), WAIT);
+    assert_eq!(got.len(), accepted.len());
+    assert!(
+        got == accepted,
+        "accepted frames must arrive, in order, intact"
+    );
+
+    let discards = host.query(a, OID_GEN_XMIT_ERROR, 8);
+    assert_eq!(
+        u64::from_le_bytes(discards.data.try_into().unwrap()),
+        refused as u64
+    );
+    host.finish();
+}
+
+#[test]
+fn halt_delivers_queued_sends_and_the_peer_sees_the_link_go_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Pair::start(dir.path(), 4096, 64);
+    let queued: Vec<Vec<u8>> = (0..30).map(|i| frame(p.mac_b, p.mac_a, i, 900)).collect();
+    assert!(p
+        .host
+        .send(p.a, &nbls(&queued))
+        .iter()
+        .all(|&s| s == NDIS_STATUS_SUCCESS));
+    // Halt at once: what was accepted is written before the shutting-down
+    // record.
+    p.host.pause(p.a);
+    p.host.halt(p.a);
+    let got = p.host.wait_received(p.b, queued.len(), WAIT);
+    assert_eq!(got, queued);
+    assert!(
+        p.host.wait_link(p.b, false, WAIT),
+        "node 2 never saw node 1 shut down"
+    );
+    p.host.finish();
+}
+
+#[test]
+fn peer_shutdown_and_restart_are_followed_by_link_state_indications() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Pair::start(dir.path(), 4096, 64);
+    p.host.pause(p.b);
+    p.host.halt(p.b);
+    assert!(
+        p.host.wait_link(p.a, false, WAIT),
+        "link stayed up after the peer halted"
+    );
+
+    // The peer comes back (a new adapter instance on the same volumes).
+    let reg_b = registry(&p.files.b_send, &p.files.b_recv, 2, 4096);
+    let b2 = p
+        .host
+        .initialize("node2-again", &reg_b)
+        .expect("peer restarts");
+    p.host.restart(b2);
+    set_filter(&mut p.host, b2);
+    assert!(p.host.wait_link(p.a, true, WAIT), "link never came back up");
+    let states = p.host.link_states(p.a);
+    let tail: Vec<bool> = states.iter().rev().take(2).rev().copied().collect();
+    assert_eq!(tail, vec![false, true], "link states at node 1: {states:?}");
+
+    let mac_b2 = mac_of(&mut p.host, b2);
+    assert_eq!(
+        mac_b2, p.mac_b,
+        "the MAC is stable for the same volume and node"
+    );
+    let frames: Vec<Vec<u8>> = (0..5).map(|i| frame(mac_b2, p.mac_a, i, 200)).collect();
+    assert!(p
+        .host
+        .send(p.a, &nbls(&frames))
+        .iter()
+        .all(|&s| s == NDIS_STATUS_SUCCESS));
+    assert_eq!(p.host.wait_received(b2, 5, WAIT), frames);
+    p.host.finish();
+}
+
+#[test]
+fn shutdown_writes_the_shutting_down_record_and_later_sends_fail_as_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Pair::start(dir.path(), 4096, 64);
+    p.host.shutdown(p.a);
+    assert!(
+        p.host.wait_link(p.b, false, WAIT),
+        "the peer never saw the shutdown"
+    );
+    let statuses = p.host.send(p.a, &nbls(&[frame(p.mac_b, p.mac_a, 1, 100)]));
+    assert_eq!(statuses, vec![NDIS_STATUS_MEDIA_DISCONNECTED]);
+    p.host.finish();
+}
+
+fn init_error(edit: impl FnOnce(&mut Vec<(&'static str, RegValue)>, &std::path::Path)) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let files = make_link(dir.path(), 4096, 16);
+    let mut host = SimHost::load();
+    let mut reg = registry(&files.a_send, &files.a_recv, 1, 4096);
+    edit(&mut reg, dir.path());
+    let reason = host
+        .initialize("node1", &reg)
+        .expect_err("initialization must fail");
+    host.finish();
+    reason
+}
+
+fn set(reg: &mut Vec<(&'static str, RegValue)>, key: &'static str, value: RegValue) {
+    reg.retain(|(k, _)| *k != key);
+    reg.push((key, value));
+}
+
+#[test]
+fn bad_registry_values_fail_initialization_with_a_named_reason() {
+    let reason = init_error(|reg, _| reg.retain(|(k, _)| *k != "SendVolume"));
+    assert!(reason.contains("SendVolume is missing"), "{reason}");
+
+    let reason = init_error(|reg, _| {
+        let send = reg
+            .iter()
+            .find(|(k, _)| *k == "SendVolume")
+            .unwrap()
+            .1
+            .clone();
+        set(reg, "ReceiveVolume", send);
+    });
+    assert!(
+        reason.contains("SendVolume and ReceiveVolume name the same volume"),
+        "{reason}"
+    );
+
+    let reason = init_error(|reg, _| set(reg, "BlockSize", RegValue::Int(1000)));
+    assert!(
+        reason.contains("BlockSize = 1000 is not a multiple of 512"),
+        "{reason}"
+    );
+
+    let reason = init_error(|reg, _| set(reg, "BlockSize", RegValue::Int(256)));
+    assert!(reason.contains("BlockSize = 256 is outside"), "{reason}");
+
+    let reason = init_error(|reg, _| set(reg, "BlockSize", RegValue::Int(4 << 20)));
+    assert!(
+        reason.contains("BlockSize = 4194304 is outside"),
+        "{reason}"
+    );
+
+    let reason = init_error(|reg, _| set(reg, "BlockSize", RegValue::Int(8192)));
+    assert!(
+        reason.contains("formatted with 4096-byte blocks"),
+        "{reason}"
+    );
+
+    let reason = init_error(|reg, dir| {
+        let missing = dir.join("no-such-dir").join("send.vol");
+        set(
+            reg,
+            "SendVolume",
+            RegValue::Str(missing.to_string_lossy().into_owned()),
+        );
+    });
+    assert!(
+        reason.contains("SendVolume") && reason.contains("not found"),
+        "{reason}"
+    );
+
+    let reason = init_error(|reg, dir| {
+        let missing = dir.join("gone.vol");
+        set(
+            reg,
+            "ReceiveVolume",
+            RegValue::Str(missing.to_string_lossy().into_owned()),
+        );
+    });
+    assert!(
+        reason.contains("ReceiveVolume") && reason.contains("not found"),
+        "{reason}"
+    );
+
+    let reason = init_error(|reg, _| set(reg, "NodeId", RegValue::Int(2)));
+    assert!(
+        reason.contains("formatted for writer node 1, this is node 2"),
+        "{reason}"
+    );
+
+    let reason = init_error(|reg, _| {
+        set(
+            reg,
+            "NetworkAddress",
+            RegValue::Str("01:00:5e:00:00:01".into()),
+        )
+    });
+    assert!(reason.contains("NetworkAddress"), "{reason}");
+}
+
+#[test]
+fn configured_network_address_is_the_current_mac() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = make_link(dir.path(), 4096, 16);
+    let mut host = SimHost::load();
+    let mut reg = registry(&files.a_send, &files.a_recv, 1, 4096);
+    reg.push(("NetworkAddress", RegValue::Str("02-00-5E-10-20-30".into())));
+    let a = host.initialize("node1", &reg).unwrap();
+    let general = host.general(a);
+    assert_eq!(general.mac, [0x02, 0x00, 0x5e, 0x10, 0x20, 0x30]);
+    assert_ne!(general.permanent_mac, general.mac);
+    assert_eq!(
+        general.permanent_mac[0] & 0x03,
+        0x02,
+        "permanent MAC is locally administered unicast"
+    );
+    host.finish();
+}
