@@ -569,29 +569,21 @@ pub unsafe extern "system" fn reset<P: Platform>(
 }
 
 /// MiniportCheckForHangEx: the datapath never hangs waiting on hardware.
-pub unsafe extern "system" fn check_for_hang<P: Platform>(_context: NDIS_HANDLE) -> u8 {
+pub extern "system" fn check_for_hang<P: Platform>(_context: NDIS_HANDLE) -> u8 {
     0
 }
 
 /// MiniportDevicePnPEventNotify: a virtual adapter has no hardware to
 /// follow; surprise removal is handled by the halt that follows.
-pub unsafe extern "system" fn pnp_event<P: Platform>(_context: NDIS_HANDLE, _event: *mut c_void) {}
+pub extern "system" fn pnp_event<P: Platform>(_context: NDIS_HANDLE, _event: *mut c_void) {}
 
 /// MiniportCancelSend: every send is completed inside
 /// MiniportSendNetBufferLists (frames are copied), so none is ever pending
 /// and there is nothing to cancel.
-pub unsafe extern "system" fn cancel_send<P: Platform>(
-    _context: NDIS_HANDLE,
-    _cancel_id: *mut c_void,
-) {
-}
+pub extern "system" fn cancel_send<P: Platform>(_context: NDIS_HANDLE, _cancel_id: *mut c_void) {}
 
 /// MiniportCancelOidRequest: every OID request completes synchronously.
-pub unsafe extern "system" fn cancel_oid<P: Platform>(
-    _context: NDIS_HANDLE,
-    _request_id: *mut c_void,
-) {
-}
+pub extern "system" fn cancel_oid<P: Platform>(_context: NDIS_HANDLE, _request_id: *mut c_void) {}
 
 /// MiniportSendNetBufferLists.
 ///
@@ -719,7 +711,7 @@ pub unsafe extern "system" fn oid_request<P: Platform>(
 }
 
 /// MiniportSetOptions: no optional services.
-pub unsafe extern "system" fn set_options<P: Platform>(
+pub extern "system" fn set_options<P: Platform>(
     _driver_handle: NDIS_HANDLE,
     _driver_context: NDIS_HANDLE,
 ) -> NDIS_STATUS {

@@ -122,7 +122,7 @@ fn same_path(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.chars()
             .zip(b.chars())
-            .all(|(x, y)| x.to_ascii_lowercase() == y.to_ascii_lowercase())
+            .all(|(x, y)| x.eq_ignore_ascii_case(&y))
 }
 
 impl AdapterConfig {
@@ -136,7 +136,7 @@ impl AdapterConfig {
             return Err(ConfigError::SameVolume);
         }
         let block_size = ranged(src, "BlockSize", 4096, MIN_BLOCK_SIZE, MAX_BLOCK_SIZE)?;
-        if block_size % 512 != 0 {
+        if !block_size.is_multiple_of(512) {
             return Err(ConfigError::BlockSizeNotSectorMultiple(block_size));
         }
         let flush_delay_ms = ranged(src, "FlushDelayMs", 0, 0, 10_000)?;

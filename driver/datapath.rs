@@ -440,9 +440,9 @@ pub fn link_state(up: bool, speed_bps: u64) -> NDIS_LINK_STATE {
 ///
 /// # Safety
 /// `nb` is a valid NET_BUFFER whose MDLs stay mapped while the slices are used.
-pub unsafe fn gather_parts<'a, P: Platform>(
+pub unsafe fn gather_parts<P: Platform>(
     nb: *const NET_BUFFER,
-    parts: &mut [&'a [u8]; MAX_SEND_PARTS],
+    parts: &mut [&[u8]; MAX_SEND_PARTS],
 ) -> Result<usize, NDIS_STATUS> {
     // SAFETY: the caller guarantees `nb` is valid.
     let (mut mdl, mut offset, mut remaining) = unsafe {

@@ -14,6 +14,8 @@ use crate::os::Os;
 /// # Safety
 /// Every method has the contract of the NDIS routine it names (same
 /// arguments, IRQL rules and ownership transfers); callers uphold it.
+/// That contract is stated once here rather than on each method.
+#[allow(clippy::missing_safety_doc)]
 pub trait NdisApi: 'static {
     /// NdisMRegisterMiniportDriver.
     unsafe fn register_miniport_driver(

@@ -383,7 +383,7 @@ pub fn set(oid: NDIS_OID, info: &AdapterInfo, buf: &[u8]) -> (OidOutcome, SetEff
             }
         }),
         OID_802_3_MULTICAST_LIST => {
-            if buf.len() % 6 != 0 {
+            if !buf.len().is_multiple_of(6) {
                 Err(OidOutcome::short(
                     NDIS_STATUS_INVALID_LENGTH,
                     (buf.len() / 6 + 1) * 6,

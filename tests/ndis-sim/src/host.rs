@@ -450,8 +450,10 @@ impl SimHost {
                     q.BytesWritten
                 ));
             }
-        } else if status == NDIS_STATUS_BUFFER_TOO_SHORT || status == NDIS_STATUS_INVALID_LENGTH {
-            if q.BytesNeeded as usize <= len && !(oid == OID_802_3_MULTICAST_LIST) {
+        } else if (status == NDIS_STATUS_BUFFER_TOO_SHORT || status == NDIS_STATUS_INVALID_LENGTH)
+            && q.BytesNeeded as usize <= len
+        {
+            {
                 a.breach(format!(
                     "OID {oid:#x}: {status:#x} with BytesNeeded {} for a {len}-byte buffer",
                     q.BytesNeeded
