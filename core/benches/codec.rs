@@ -19,11 +19,9 @@ fn linked(block_size: u32) -> (Link, Link, SharedVolume, SharedVolume) {
     let mut ba = SharedVolume::new(geo.volume_bytes() as usize);
     format_volume(&mut ab, block_size, 4096, 1, 2, [1; 16]).unwrap();
     format_volume(&mut ba, block_size, 4096, 2, 1, [2; 16]).unwrap();
-    let mut cfg = LinkConfig::new(1);
-    cfg.max_batch_blocks = 64;
+    let cfg = LinkConfig::new(1);
     let a = Link::open(cfg, &mut ab, &mut ba, 0, 1).unwrap();
-    let mut cfg = LinkConfig::new(2);
-    cfg.max_read_blocks = 64;
+    let cfg = LinkConfig::new(2);
     let b = Link::open(cfg, &mut ba, &mut ab, 0, 1).unwrap();
     (a, b, ab, ba)
 }

@@ -49,10 +49,11 @@ pub struct LinkConfig {
     /// How long to watch the send volume's state record for another live
     /// writer before claiming a volume whose last record says running.
     pub claim_wait_us: u64,
-    /// Most blocks written in one volume write.
-    pub max_batch_blocks: usize,
-    /// Most blocks read per poll.
-    pub max_read_blocks: usize,
+    /// Most bytes of blocks written in one volume write (at least one
+    /// block): large writes under load, one block when traffic is light.
+    pub max_batch_bytes: usize,
+    /// Most bytes of blocks read per poll (at least one block).
+    pub max_read_bytes: usize,
     /// Name published in the state record (for error messages on the peer).
     pub host_name: [u8; HOST_NAME_LEN],
     /// Key of authenticated mode; `None` for plain CRC-checked blocks.
@@ -71,8 +72,8 @@ impl LinkConfig {
             ack_interval_us: 1_000,
             torn_grace_us: 50_000,
             claim_wait_us: 0,
-            max_batch_blocks: 16,
-            max_read_blocks: 16,
+            max_batch_bytes: 1 << 20,
+            max_read_bytes: 1 << 20,
             host_name: [0; HOST_NAME_LEN],
             auth_key: None,
         };
@@ -375,8 +376,13 @@ impl Link {
             _ => Phase::Running,
         };
         let payload_cap = geo.payload_capacity(send_sb.authenticated());
-        let packer = Packer::new(bs, payload_cap, cfg.max_batch_blocks, cfg.flush_delay_us);
-        let read_buf = AlignedBuf::new(bs * cfg.max_read_blocks.max(1));
+        let packer = Packer::new(
+            bs,
+            payload_cap,
+            cfg.max_batch_bytes / bs,
+            cfg.flush_delay_us,
+        );
+        let read_buf = AlignedBuf::new(bs * (cfg.max_read_bytes / bs).max(1));
         let mut link = Link {
             send_sb,
             geo,
@@ -838,7 +844,7 @@ impl Link {
         // `max_read_blocks` per poll): one block per read when idle, large
         // reads under load.
         let ring = u64::from(self.geo.ring_blocks);
-        let mut reads_left = self.cfg.max_read_blocks.max(1) as u64;
+        let mut reads_left = (self.read_buf.len() / self.geo.block_size as usize) as u64;
         let mut batch = 1u64;
         while reads_left > 0 {
             let first_slot = self.peer.expected % ring;

@@ -4,3 +4,4 @@
 pub mod cli;
 pub mod filevol;
 pub mod mirror;
+pub mod pair;

@@ -26,6 +26,8 @@ enum Command {
     Format(cli::format::FormatArgs),
     /// Decode a volume: superblock, state record, recent blocks.
     Inspect(cli::inspect::InspectArgs),
+    /// Measure latency, throughput and CPU beside the storage's own limits.
+    Bench(cli::bench::BenchArgs),
     /// Emulate storage mirroring from SRC (a send volume) to DST (the peer's receive volume).
     Mirror(cli::mirror::MirrorArgs),
 }
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Format(args) => cli::format::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Mirror(args) => cli::mirror::run(args),
+        Command::Bench(args) => cli::bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! The `volnic` subcommands, one module each.
 
+pub mod bench;
 pub mod format;
 pub mod inspect;
 pub mod mirror;

@@ -1,0 +1,356 @@
+//! Two volnic endpoints in one process, each on its own datapath thread over
+//! file-backed volumes: the engine of `volnic bench` (and a host of the same
+//! shape as the Linux endpoint, minus the TAP device).
+//!
+//! Each endpoint's datapath thread loops pack → poll → wait. The wait is
+//! adaptive: right after traffic it polls again within [`HOT_POLL_US`] for
+//! [`HOT_WINDOW_US`], then backs off to the configured poll interval; a
+//! frame queued by the sender wakes it at once.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use volnic_core::{Counters, Link, LinkConfig, QueueError, SendQueue, Volume};
+
+use crate::cli::format::{format, FormatArgs};
+use crate::filevol::{FileVolume, OpenMode};
+
+/// Poll interval right after traffic.
+pub const HOT_POLL_US: u64 = 20;
+/// How long after the last traffic the datapath keeps polling fast.
+pub const HOT_WINDOW_US: u64 = 2_000;
+
+/// Settings of a pair.
+#[derive(Clone, Debug)]
+pub struct PairConfig {
+    pub dir: PathBuf,
+    pub block_size: u32,
+    pub ring_blocks: u32,
+    pub poll_us: u64,
+    pub flush_delay_us: u64,
+    pub peer_timeout_us: u64,
+    pub queue_bytes: usize,
+}
+
+impl PairConfig {
+    pub fn new(dir: &Path, block_size: u32) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            block_size,
+            ring_blocks: 1024,
+            poll_us: 1000,
+            flush_delay_us: 0,
+            peer_timeout_us: 3_000_000,
+            queue_bytes: 4 << 20,
+        }
+    }
+}
+
+/// Monotonic microseconds since a process-wide origin.
+pub fn now_us() -> u64 {
+    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    ORIGIN.get_or_init(Instant::now).elapsed().as_micros() as u64 + 1
+}
+
+/// CPU time of the calling thread in nanoseconds, from
+/// `/proc/thread-self/schedstat` (0 where unavailable).
+pub fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// What the sending side of an endpoint shares with its datapath thread.
+struct Shared {
+    queue: Mutex<SendQueue>,
+    wake: Condvar,
+    stop: AtomicBool,
+    link_up: AtomicBool,
+    cpu_ns: AtomicU64,
+    counters: Mutex<Counters>,
+    error: Mutex<Option<String>>,
+}
+
+/// Receives each delivered frame on the datapath thread.
+pub type Sink = Box<dyn FnMut(&[u8]) + Send>;
+
+/// One endpoint: its send queue and its datapath thread.
+pub struct Endpoint {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    max_frame: usize,
+}
+
+impl Endpoint {
+    /// Opens the link (initialization record, receive volume check) and
+    /// starts the datapath thread.
+    pub fn start(
+        cfg: &PairConfig,
+        node_id: u32,
+        send_path: &Path,
+        recv_path: &Path,
+        mut sink: Sink,
+    ) -> Result<Endpoint, String> {
+        let mut send = FileVolume::open(send_path, OpenMode::ReadWrite)
+            .map_err(|e| e.with_role("send volume").to_string())?;
+        let mut recv = FileVolume::open(recv_path, OpenMode::ReadOnly)
+            .map_err(|e| e.with_role("receive volume").to_string())?;
+        let mut link_cfg = LinkConfig::new(node_id);
+        link_cfg.flush_delay_us = cfg.flush_delay_us;
+        link_cfg.set_peer_timeout_us(cfg.peer_timeout_us);
+        link_cfg.set_host_name(&format!("pair-node-{node_id}"));
+        let epoch_seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        let mut link = Link::open(link_cfg, &mut send, &mut recv, now_us(), epoch_seed)
+            .map_err(|e| e.to_string())?;
+        let max_frame = link.max_frame_len();
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(SendQueue::new(cfg.queue_bytes, link.block_payload())),
+            wake: Condvar::new(),
+            stop: AtomicBool::new(false),
+            link_up: AtomicBool::new(false),
+            cpu_ns: AtomicU64::new(0),
+            counters: Mutex::new(Counters::default()),
+            error: Mutex::new(None),
+        });
+        let poll_us = cfg.poll_us;
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name(format!("volnic-dp{node_id}"))
+            .spawn(move || {
+                datapath(
+                    &mut link,
+                    &mut send,
+                    &mut recv,
+                    &thread_shared,
+                    poll_us,
+                    &mut sink,
+                )
+            })
+            .map_err(|e| format!("cannot start the datapath thread: {e}"))?;
+        Ok(Endpoint {
+            shared,
+            thread: Some(thread),
+            max_frame,
+        })
+    }
+
+    /// Queues a frame and wakes the datapath.
+    pub fn send(&self, frame: &[u8]) -> Result<(), QueueError> {
+        if frame.len() > self.max_frame {
+            return Err(QueueError::BadLength);
+        }
+        let pushed = self
+            .shared
+            .queue
+            .lock()
+            .map_err(|_| QueueError::Full)?
+            .push(frame);
+        match pushed {
+            Ok(_) => {
+                self.shared.wake.notify_one();
+                Ok(())
+            }
+            Err(e) => {
+                if let Ok(mut c) = self.shared.counters.lock() {
+                    if e == QueueError::Full {
+                        c.drops_queue_full += 1;
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    pub fn link_up(&self) -> bool {
+        self.shared.link_up.load(Ordering::Relaxed)
+    }
+
+    /// CPU time of the datapath thread so far (refreshed every 100 ms).
+    pub fn cpu_ns(&self) -> u64 {
+        self.shared.cpu_ns.load(Ordering::Relaxed)
+    }
+
+    /// The engine's counters (refreshed every 100 ms and at stop).
+    pub fn counters(&self) -> Counters {
+        self.shared.counters.lock().map(|c| *c).unwrap_or_default()
+    }
+
+    /// Why the datapath stopped on its own, if it did.
+    pub fn error(&self) -> Option<String> {
+        self.shared.error.lock().ok().and_then(|e| e.clone())
+    }
+
+    /// Waits until the link is up or `timeout` passes.
+    pub fn wait_up(&self, timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if self.link_up() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.link_up()
+    }
+
+    /// Flushes what is queued, writes the shutting-down record, ends the
+    /// thread; returns the final counters.
+    pub fn stop(mut self) -> Counters {
+        self.shutdown();
+        self.counters()
+    }
+
+    fn shutdown(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        self.shared.wake.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn datapath(
+    link: &mut Link,
+    send: &mut FileVolume,
+    recv: &mut FileVolume,
+    shared: &Shared,
+    poll_us: u64,
+    sink: &mut Sink,
+) {
+    let mut last_busy = now_us();
+    let mut last_publish = 0u64;
+    loop {
+        let now = now_us();
+        let stopping = shared.stop.load(Ordering::Relaxed);
+        if let Ok(mut q) = shared.queue.lock() {
+            link.pack(&mut q, now);
+        }
+        if stopping {
+            // Pack whatever remains (the queue may hold more than one batch).
+            for _ in 0..64 {
+                let _ = link.poll(now_us(), send, recv, &mut |_: &[u8]| {});
+                match shared.queue.lock() {
+                    Ok(mut q) if !q.is_empty() => {
+                        link.pack(&mut q, now_us());
+                    }
+                    _ => break,
+                }
+            }
+            if let Err(e) = link.shutdown(now_us(), send) {
+                record_error(shared, e.to_string());
+            }
+            publish(link, shared);
+            return;
+        }
+        let report = match link.poll(now, send, recv, &mut |f: &[u8]| sink(f)) {
+            Ok(r) => r,
+            Err(e) => {
+                record_error(shared, e.to_string());
+                publish(link, shared);
+                return;
+            }
+        };
+        shared.link_up.store(report.link_up, Ordering::Relaxed);
+        let now = now_us();
+        if report.busy() {
+            last_busy = now;
+        }
+        if now.saturating_sub(last_publish) >= 100_000 {
+            last_publish = now;
+            publish(link, shared);
+        }
+        let hot = now.saturating_sub(last_busy) < HOT_WINDOW_US;
+        let mut wait_us = if link.has_pending() && !report.flow_blocked {
+            0
+        } else if hot {
+            HOT_POLL_US
+        } else {
+            poll_us
+        };
+        wait_us = wait_us.min(report.next_due_us.saturating_sub(now));
+        if wait_us == 0 {
+            continue;
+        }
+        let Ok(q) = shared.queue.lock() else { return };
+        // Frames already queued are packed at once, unless the peer's
+        // window is closed: then wait like an idle poll.
+        if (q.is_empty() || report.flow_blocked) && !shared.stop.load(Ordering::Relaxed) {
+            let _ = shared.wake.wait_timeout(q, Duration::from_micros(wait_us));
+        }
+    }
+}
+
+fn publish(link: &Link, shared: &Shared) {
+    shared.cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
+    if let Ok(mut c) = shared.counters.lock() {
+        let queue_full = c.drops_queue_full;
+        *c = *link.counters();
+        c.drops_queue_full += queue_full;
+    }
+}
+
+fn record_error(shared: &Shared, message: String) {
+    if let Ok(mut e) = shared.error.lock() {
+        *e = Some(message);
+    }
+}
+
+/// Paths of a link's two volumes in `dir`: node 1 writes `a.vol` (node 2's
+/// receive volume), node 2 writes `b.vol`. One shared file per direction,
+/// as with a shared LUN.
+pub fn format_pair(cfg: &PairConfig) -> Result<(PathBuf, PathBuf), String> {
+    let a = cfg.dir.join("a.vol");
+    let b = cfg.dir.join("b.vol");
+    for (path, writer, reader) in [(&a, 1, 2), (&b, 2, 1)] {
+        format(&FormatArgs {
+            path: path.clone(),
+            block_size: cfg.block_size,
+            blocks: cfg.ring_blocks,
+            writer_node: writer,
+            reader_node: reader,
+            force: true,
+            authenticated: false,
+        })?;
+    }
+    Ok((a, b))
+}
+
+/// A frame for measurements: Ethernet header (locally administered
+/// addresses, EtherType 0x88B5, the IEEE local experimental type), a
+/// sequence number and the send time in µs, padded to `len`.
+pub fn probe_frame(seq: u64, len: usize) -> Vec<u8> {
+    let mut frame = vec![0u8; len.max(30)];
+    frame[..6].copy_from_slice(&[0x02, 0x76, 0x6e, 0, 0, 2]);
+    frame[6..12].copy_from_slice(&[0x02, 0x76, 0x6e, 0, 0, 1]);
+    frame[12..14].copy_from_slice(&[0x88, 0xb5]);
+    frame[14..22].copy_from_slice(&seq.to_le_bytes());
+    frame[22..30].copy_from_slice(&now_us().to_le_bytes());
+    frame
+}
+
+/// Sequence number and send time of a probe frame.
+pub fn probe_fields(frame: &[u8]) -> Option<(u64, u64)> {
+    let seq = u64::from_le_bytes(frame.get(14..22)?.try_into().ok()?);
+    let sent = u64::from_le_bytes(frame.get(22..30)?.try_into().ok()?);
+    Some((seq, sent))
+}
+
+/// Opens `path` for the floor measurements.
+pub fn open_floor_volume(path: &Path, bytes: u64) -> Result<FileVolume, String> {
+    let mut vol = FileVolume::create(path, bytes, true).map_err(|e| e.to_string())?;
+    if vol.len_bytes() < bytes {
+        vol.grow(bytes).map_err(|e| e.to_string())?;
+    }
+    Ok(vol)
+}
