@@ -139,10 +139,10 @@ impl AdapterConfig {
         if !block_size.is_multiple_of(512) {
             return Err(ConfigError::BlockSizeNotSectorMultiple(block_size));
         }
-        let flush_delay_ms = ranged(src, "FlushDelayMs", 0, 0, 10_000)?;
+        let flush_delay_ms = ranged(src, "FlushDelayMs", 0, 0, 1_000)?;
         let poll_interval_us = ranged(src, "PollIntervalUs", 1_000, 50, 1_000_000)?;
-        let peer_timeout_ms = ranged(src, "PeerTimeoutMs", 3_000, 100, 600_000)?;
-        let node_id = ranged(src, "NodeId", 1, 0, 31)?;
+        let peer_timeout_ms = ranged(src, "PeerTimeoutMs", 3_000, 200, 60_000)?;
+        let node_id = ranged(src, "NodeId", 1, 1, 32)?;
         let send_queue_kb = ranged(src, "SendQueueKb", 1_024, 64, 65_536)?;
         let max_mtu = (MAX_FRAME_LEN - ETH_HEADER_LEN) as u32;
         let mtu = ranged(src, "MTU", 1_500, 576, max_mtu.min(9_000))?;

@@ -12,7 +12,7 @@
 //! On Windows the crate is `no_std` (kernel); elsewhere it links std only so
 //! that its cdylib target links as an ordinary shared library (std supplies
 //! the allocator and panic handler there; no NDIS symbol is referenced).
-#![cfg_attr(windows, no_std)]
+#![cfg_attr(all(windows, not(test)), no_std)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
