@@ -30,6 +30,8 @@ use crate::os::SpinLock;
 pub const RX_SLOTS: usize = 64;
 /// Most MDLs one sent NET_BUFFER may span.
 pub const MAX_SEND_PARTS: usize = 64;
+/// Shortest sleep of an idle datapath thread.
+const MIN_IDLE_WAIT_US: u64 = 100;
 /// Most multicast addresses the adapter filters on.
 pub const MULTICAST_LIST_MAX: usize = 32;
 
@@ -340,6 +342,12 @@ impl<P: Platform> Shared<P> {
         if !pass {
             return None;
         }
+        if frame.len() > self.info.max_frame_len {
+            // Larger than this adapter's MTU allows (the peer is configured
+            // with a larger MTU): dropped whole, never truncated.
+            self.stats.rx_errors.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
         let slot = {
             let mut rx = self.rx.lock();
             if rx.state != PathState::Running {
@@ -357,10 +365,10 @@ impl<P: Platform> Shared<P> {
             return None;
         };
         let rx_slot = &self.slots[usize::from(index)];
-        let len = frame.len().min(rx_slot.cap);
+        let len = frame.len();
         // SAFETY: the slot came off the free list, so this thread owns its
         // buffer exclusively until it is indicated; the buffer holds `cap`
-        // bytes and `len <= cap`.
+        // (= max_frame_len) bytes and `len <= cap` (checked above).
         unsafe { ptr::copy_nonoverlapping(frame.as_ptr(), rx_slot.buf.0, len) };
         // SAFETY: as above for the slot's MDL and NBL, allocated at init.
         unsafe { prepare_rx_nbl(rx_slot, len, self.handle.0, index) };
@@ -544,8 +552,10 @@ pub fn run<P: Platform>(shared: Arc<Shared<P>>, mut engine: Engine<P>) {
         );
         shared.indicate(&filled);
         let mut next_due = now.saturating_add(shared.info.poll_interval_us);
+        let mut busy = false;
         match result {
             Ok(report) => {
+                busy = report.busy();
                 last_error = None;
                 next_due = next_due.min(report.next_due_us);
                 if let Some(e) = report.write_error {
@@ -566,9 +576,11 @@ pub fn run<P: Platform>(shared: Arc<Shared<P>>, mut engine: Engine<P>) {
             reported_up = up;
             shared.indicate_link(up);
         }
+        // More work may be waiting right away only when this poll moved
+        // data; otherwise never spin, even if the engine says "due now".
         let wait_us = next_due.saturating_sub(P::monotonic_us());
-        if wait_us > 0 {
-            P::event_wait(&shared.wake, wait_us);
+        if !busy {
+            P::event_wait(&shared.wake, wait_us.max(MIN_IDLE_WAIT_US));
         }
     }
     let now = P::monotonic_us();

@@ -298,3 +298,29 @@ fn configured_network_address_is_the_current_mac() {
     );
     host.finish();
 }
+
+#[test]
+fn frames_larger_than_the_receivers_mtu_are_dropped_whole_never_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = make_link(dir.path(), 4096, 64);
+    let mut host = SimHost::load();
+    let mut reg_a = registry(&files.a_send, &files.a_recv, 1, 4096);
+    reg_a.push(("MTU", RegValue::Int(9000)));
+    let a = host.initialize("node1", &reg_a).unwrap();
+    let b = host
+        .initialize("node2", &registry(&files.b_send, &files.b_recv, 2, 4096))
+        .unwrap();
+    host.restart(a);
+    host.restart(b);
+    set_filter(&mut host, b);
+    let (mac_a, mac_b) = (mac_of(&mut host, a), mac_of(&mut host, b));
+    assert!(host.wait_link(b, true, WAIT));
+    let jumbo = frame(mac_b, mac_a, 1, 9014);
+    let normal = frame(mac_b, mac_a, 2, 1514);
+    let statuses = host.send(a, &nbls(&[jumbo, normal.clone()]));
+    assert_eq!(statuses, vec![NDIS_STATUS_SUCCESS; 2]);
+    assert_eq!(host.wait_received(b, 1, WAIT), vec![normal]);
+    let errors = host.query(b, OID_GEN_RCV_ERROR, 8);
+    assert_eq!(u64::from_le_bytes(errors.data.try_into().unwrap()), 1);
+    host.finish();
+}
