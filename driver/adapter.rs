@@ -276,9 +276,10 @@ fn initialize_adapter<P: Platform>(miniport: NDIS_HANDLE) -> Result<(), String> 
     };
     let make_event =
         || P::event_new().map_err(|e| format!("cannot create an event ({:#x})", e.code));
-    let (wake, stopped, done) = match (make_event(), make_event(), make_event()) {
-        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+    let events = (make_event(), make_event(), make_event(), make_event());
+    let (wake, stopped, done, returned) = match events {
+        (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
+        (Err(e), _, _, _) | (_, Err(e), _, _) | (_, _, Err(e), _) | (_, _, _, Err(e)) => {
             // SAFETY: the slots and pool were never handed to NDIS.
             unsafe {
                 datapath::free_slots::<P>(slots);
@@ -306,6 +307,7 @@ fn initialize_adapter<P: Platform>(miniport: NDIS_HANDLE) -> Result<(), String> 
         pool: Raw(pool),
         wake,
         stopped,
+        returned,
         stop: AtomicBool::new(false),
         link_up: AtomicBool::new(false),
         stats: Stats::default(),

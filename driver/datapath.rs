@@ -30,6 +30,9 @@ use crate::os::SpinLock;
 pub const RX_SLOTS: usize = 64;
 /// Most MDLs one sent NET_BUFFER may span.
 pub const MAX_SEND_PARTS: usize = 64;
+/// Longest wait for the stack to return a receive NBL before a frame is
+/// dropped for want of one.
+const RX_SLOT_WAIT_US: u64 = 100_000;
 /// Shortest sleep of an idle datapath thread.
 const MIN_IDLE_WAIT_US: u64 = 100;
 /// Most multicast addresses the adapter filters on.
@@ -189,6 +192,8 @@ pub struct Shared<P: Platform> {
     pub pool: Raw<c_void>,
     pub wake: P::Event,
     pub stopped: P::Event,
+    /// Signalled whenever NDIS returns receive NBLs.
+    pub returned: P::Event,
     pub stop: AtomicBool,
     pub link_up: AtomicBool,
     pub stats: Stats,
@@ -302,6 +307,7 @@ impl<P: Platform> Shared<P> {
             drop(rx);
             nbl = next;
         }
+        P::event_set(&self.returned);
         if pause_done {
             // SAFETY: the adapter handle is valid until halt, and NDIS holds
             // no receive NBL now.
@@ -348,17 +354,28 @@ impl<P: Platform> Shared<P> {
             self.stats.rx_errors.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        let slot = {
-            let mut rx = self.rx.lock();
-            if rx.state != PathState::Running {
-                None
-            } else {
-                let slot = rx.free.pop();
-                if slot.is_some() {
-                    rx.outstanding += 1;
+        // All slots out: the stack is still holding them. Wait (on the
+        // datapath thread, at PASSIVE_LEVEL) for returns rather than drop
+        // at once; a stack that keeps them longer makes it a drop.
+        let deadline = P::monotonic_us().saturating_add(RX_SLOT_WAIT_US);
+        let slot = loop {
+            let (slot, running) = {
+                let mut rx = self.rx.lock();
+                if rx.state != PathState::Running {
+                    (None, false)
+                } else {
+                    let slot = rx.free.pop();
+                    if slot.is_some() {
+                        rx.outstanding += 1;
+                    }
+                    (slot, true)
                 }
-                slot
+            };
+            let now = P::monotonic_us();
+            if slot.is_some() || !running || now >= deadline || self.stop.load(Ordering::Acquire) {
+                break slot;
             }
+            P::event_wait(&self.returned, deadline - now);
         };
         let Some(index) = slot else {
             self.stats.rx_discards.fetch_add(1, Ordering::Relaxed);

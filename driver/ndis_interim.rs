@@ -3,8 +3,11 @@
 //! replaced by that module's declarations. Only what the driver touches.
 //!
 //! Layouts are x64, from the public symbol-derived layouts of ndis.sys
-//! (ntdiff/headers) and ndis.h; the `const` assertions at the end fail the
-//! build on any x64 target if a field moves.
+//! (ntdiff/headers, Windows 10 x64 builds: NET_BUFFER 0xb0, NET_BUFFER_LIST
+//! 0x180, NDIS_OID_REQUEST 0xf8, NDIS_STATUS_INDICATION 0x70, general
+//! attributes 0xe0, characteristics 0xa0 of which revision 2 uses 0x98) and
+//! ndis.h (revision sizes, constants); the `const` assertions at the end fail
+//! the build on any 64-bit target if a field moves.
 #![allow(
     non_camel_case_types,
     non_snake_case,
@@ -64,6 +67,7 @@ pub struct NET_BUFFER {
     pub ChecksumBias: u16,
     pub Reserved: u16,
     pub NdisPoolHandle: NDIS_HANDLE,
+    pub NdisReserved: Aligned16<[*mut c_void; 2]>,
     pub ProtocolReserved: Aligned16<[*mut c_void; 6]>,
     pub MiniportReserved: Aligned16<[*mut c_void; 4]>,
     pub DataPhysicalAddress: i64,
@@ -75,7 +79,7 @@ pub struct NET_BUFFER {
 pub struct Aligned16<T>(pub T);
 
 /// Entries of `NET_BUFFER_LIST::NetBufferListInfo` (NDIS_NET_BUFFER_LIST_INFO).
-pub const NET_BUFFER_LIST_INFO_COUNT: usize = 20;
+pub const NET_BUFFER_LIST_INFO_COUNT: usize = 30;
 
 #[repr(C, align(16))]
 #[derive(Debug)]
@@ -139,11 +143,16 @@ pub struct NDIS_OID_REQUEST {
     pub RequestId: *mut c_void,
     pub RequestHandle: NDIS_HANDLE,
     pub DATA: NDIS_OID_REQUEST_DATA,
+    pub NdisReserved: [*mut c_void; 16],
     pub MiniportReserved: [*mut c_void; 2],
     pub SourceReserved: [*mut c_void; 2],
     pub SupportedRevision: u8,
     pub Reserved1: u8,
     pub Reserved2: u16,
+    // Revision 2 (NDIS 6.50): the miniport never reads these.
+    pub SwitchId: u32,
+    pub VPortId: u32,
+    pub Flags: u32,
 }
 
 pub const NdisRequestQueryInformation: u32 = 0;
@@ -355,7 +364,7 @@ pub const NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1: u16 =
 pub const NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2: u8 = 2;
 pub const NDIS_SIZEOF_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2: u16 = 0xe0;
 pub const NDIS_CONFIGURATION_OBJECT_REVISION_1: u8 = 1;
-pub const NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1: u16 = 0x18;
+pub const NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1: u16 = 0x14;
 pub const NDIS_STATUS_INDICATION_REVISION_1: u8 = 1;
 pub const NDIS_SIZEOF_STATUS_INDICATION_REVISION_1: u16 = 0x70;
 pub const NDIS_LINK_STATE_REVISION_1: u8 = 1;
@@ -423,12 +432,12 @@ pub const MediaConnectStateConnected: u32 = 1;
 pub const MediaConnectStateDisconnected: u32 = 2;
 pub const MediaDuplexStateFull: u32 = 2;
 pub const NdisPauseFunctionsUnsupported: u32 = 0;
-pub const NET_IF_ACCESS_BROADCAST: u32 = 1;
+pub const NET_IF_ACCESS_BROADCAST: u32 = 2;
 pub const NET_IF_DIRECTION_SENDRECEIVE: u32 = 0;
 pub const NET_IF_CONNECTION_DEDICATED: u32 = 1;
 pub const IF_TYPE_ETHERNET_CSMACD: u16 = 6;
 pub const NdisHardwareStatusReady: u32 = 0;
-pub const NdisHaltDeviceDisabled: u32 = 1;
+pub const NdisHaltDeviceDisabled: u32 = 0;
 pub const NdisShutdownPowerOff: u32 = 0;
 pub const NdisShutdownBugCheck: u32 = 1;
 
@@ -488,17 +497,23 @@ mod layout {
     const _: () = assert!(offset_of!(NET_BUFFER, MdlChain) == 0x20);
     const _: () = assert!(offset_of!(NET_BUFFER, DataOffset) == 0x28);
     const _: () = assert!(offset_of!(NET_BUFFER, ChecksumBias) == 0x30);
-    const _: () = assert!(offset_of!(NET_BUFFER, ProtocolReserved) == 0x40);
-    const _: () = assert!(offset_of!(NET_BUFFER, MiniportReserved) == 0x70);
-    const _: () = assert!(size_of::<NET_BUFFER>() == 0xa0);
+    const _: () = assert!(offset_of!(NET_BUFFER, NdisPoolHandle) == 0x38);
+    const _: () = assert!(offset_of!(NET_BUFFER, NdisReserved) == 0x40);
+    const _: () = assert!(offset_of!(NET_BUFFER, ProtocolReserved) == 0x50);
+    const _: () = assert!(offset_of!(NET_BUFFER, MiniportReserved) == 0x80);
+    const _: () = assert!(offset_of!(NET_BUFFER, DataPhysicalAddress) == 0xa0);
+    const _: () = assert!(size_of::<NET_BUFFER>() == 0xb0);
     const _: () = assert!(offset_of!(NET_BUFFER_LIST, NdisReserved) == 0x30);
     const _: () = assert!(offset_of!(NET_BUFFER_LIST, MiniportReserved) == 0x60);
     const _: () = assert!(offset_of!(NET_BUFFER_LIST, SourceHandle) == 0x78);
     const _: () = assert!(offset_of!(NET_BUFFER_LIST, Status) == 0x8c);
     const _: () = assert!(offset_of!(NET_BUFFER_LIST, NetBufferListInfo) == 0x90);
+    const _: () = assert!(size_of::<NET_BUFFER_LIST>() == 0x180);
     const _: () = assert!(offset_of!(NDIS_OID_REQUEST, DATA) == 0x20);
-    const _: () = assert!(offset_of!(NDIS_OID_REQUEST, MiniportReserved) == 0x48);
-    const _: () = assert!(size_of::<NDIS_OID_REQUEST>() == 0x70);
+    const _: () = assert!(offset_of!(NDIS_OID_REQUEST, NdisReserved) == 0x48);
+    const _: () = assert!(offset_of!(NDIS_OID_REQUEST, MiniportReserved) == 0xc8);
+    const _: () = assert!(offset_of!(NDIS_OID_REQUEST, SupportedRevision) == 0xe8);
+    const _: () = assert!(size_of::<NDIS_OID_REQUEST>() == 0xf8);
     const _: () = assert!(offset_of!(NDIS_OID_REQUEST_QUERY, BytesNeeded) == 0x18);
     const _: () =
         assert!(offset_of!(NDIS_MINIPORT_DRIVER_CHARACTERISTICS, SetOptionsHandler) == 0x10);

@@ -90,7 +90,20 @@ fn a_full_send_queue_completes_with_resources_and_loses_nothing_it_accepted() {
         .map(|(f, _)| f.clone())
         .collect();
     let got = host.wait_received(b, accepted.len(), WAIT);
-    assert_eq!(got.len(), accepted.len());
+    if got.len() != accepted.len() {
+        let counter = |host: &mut SimHost, id, oid| {
+            u64::from_le_bytes(host.query(id, oid, 8).data.try_into().unwrap())
+        };
+        let no_buffer = counter(&mut host, b, OID_GEN_RCV_NO_BUFFER);
+        let rcv_error = counter(&mut host, b, OID_GEN_RCV_ERROR);
+        panic!(
+            "node 2 got {} of {} accepted frames ({} refused); no-buffer drops {no_buffer}, receive errors {rcv_error}; trace: {:?}",
+            got.len(),
+            accepted.len(),
+            refused,
+            volnic_ndis_sim::os::trace_log().lock().unwrap()
+        );
+    }
     assert!(
         got == accepted,
         "accepted frames must arrive, in order, intact"

@@ -30,7 +30,7 @@ pub fn registry(
         ("NodeId", RegValue::Int(node)),
         ("FlushDelayMs", RegValue::Int(0)),
         ("PollIntervalUs", RegValue::Int(500)),
-        ("PeerTimeoutMs", RegValue::Int(1000)),
+        ("PeerTimeoutMs", RegValue::Int(10_000)),
         ("SendQueueKb", RegValue::Int(256)),
     ]
 }
