@@ -149,9 +149,9 @@ fn open_engine<P: Platform>(config: &AdapterConfig) -> Result<Engine<P>, String>
             "AuthKeyFile is set but this driver build cannot read key files yet: remove it or use unauthenticated volumes",
         ));
     }
-    let mut send = P::open_volume(&config.send_volume)
+    let mut send = P::open_volume(&config.send_volume, true)
         .map_err(|e| format!("SendVolume '{}': {e}", config.send_volume))?;
-    let mut recv = P::open_volume(&config.receive_volume)
+    let mut recv = P::open_volume(&config.receive_volume, false)
         .map_err(|e| format!("ReceiveVolume '{}': {e}", config.receive_volume))?;
     let mut link_cfg = LinkConfig::new(config.node_id);
     link_cfg.flush_delay_us = config.flush_delay_us;

@@ -39,9 +39,10 @@ pub trait Os: 'static {
     type RawSpinLock: Send + Sync + 'static;
 
     /// Opens the volume at `path` (a Win32 path such as `\\.\PhysicalDrive3`
-    /// or `C:\volnic\send.vol`, or an NT path) for reading and writing with
-    /// every cache bypassed.
-    fn open_volume(path: &str) -> Result<Self::File, VolumeError>;
+    /// or `C:\volnic\send.vol`, or an NT path) with every cache bypassed:
+    /// for reading and writing (`write`, the send volume) or for reading
+    /// only (the receive volume, often a write-disabled mirror target).
+    fn open_volume(path: &str, write: bool) -> Result<Self::File, VolumeError>;
     /// Pushes anything the storage stack still holds to stable storage.
     fn flush_volume(file: &mut Self::File) -> Result<(), VolumeError>;
 

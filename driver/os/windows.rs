@@ -230,7 +230,12 @@ impl Os for WindowsOs {
     type Thread = KernelThread;
     type RawSpinLock = KernelSpinLock;
 
-    fn open_volume(path: &str) -> Result<KernelFile, VolumeError> {
+    fn open_volume(path: &str, write: bool) -> Result<KernelFile, VolumeError> {
+        let access = if write {
+            GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE
+        } else {
+            GENERIC_READ | SYNCHRONIZE
+        };
         let mut wide = nt_path(path);
         let mut name = UNICODE_STRING {
             Length: (wide.len() * 2) as u16,
@@ -250,7 +255,7 @@ impl Os for WindowsOs {
         let status = unsafe {
             ZwCreateFile(
                 &mut handle,
-                GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE,
+                access,
                 &mut attributes,
                 &mut iosb,
                 ptr::null_mut(),

@@ -62,8 +62,8 @@ impl Volume for SimFile {
     }
 }
 
-fn open_file(path: &str) -> Result<FileVolume, VolumeError> {
-    FileVolume::open(path, OpenMode::ReadWrite).map_err(|e| {
+fn open_file(path: &str, mode: OpenMode) -> Result<FileVolume, VolumeError> {
+    FileVolume::open(path, mode).map_err(|e| {
         let kind = match e.problem() {
             OpenProblem::NotFound | OpenProblem::ParentMissing => VolumeErrorKind::NotFound,
             OpenProblem::PermissionDenied { .. } => VolumeErrorKind::PermissionDenied,
@@ -89,17 +89,23 @@ impl Os for Sim {
     type Thread = JoinHandle<()>;
     type RawSpinLock = AtomicBool;
 
-    fn open_volume(path: &str) -> Result<SimFile, VolumeError> {
+    fn open_volume(path: &str, write: bool) -> Result<SimFile, VolumeError> {
+        let mode = if write {
+            OpenMode::ReadWrite
+        } else {
+            OpenMode::ReadOnly
+        };
         let secondary = mirrors()
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(path)
             .cloned();
-        let primary = open_file(path)?;
+        let primary = open_file(path, mode)?;
         match secondary {
             None => Ok(SimFile::Plain(primary)),
             Some(secondary) => {
-                let secondary = open_file(&secondary)?;
+                // The mirror writes its target whatever the opener asked.
+                let secondary = open_file(&secondary, OpenMode::ReadWrite)?;
                 SyncMirror::new(primary, secondary)
                     .map(SimFile::Mirrored)
                     .map_err(|_| VolumeError::new(VolumeErrorKind::Io, 0))
