@@ -15,8 +15,8 @@ use volnic_core::{Volume, VolumeError, VolumeErrorKind};
 use wdk_sys::ntddk::{
     DbgPrint, KeAcquireSpinLockRaiseToDpc, KeInitializeEvent, KeQueryInterruptTimePrecise,
     KeQuerySystemTimePrecise, KeReleaseSpinLock, KeSetEvent, KeWaitForSingleObject,
-    PsCreateSystemThread, PsTerminateSystemThread, ZwClose, ZwCreateFile, ZwDeviceIoControlFile,
-    ZwFlushBuffersFile, ZwQueryInformationFile, ZwReadFile, ZwWaitForSingleObject, ZwWriteFile,
+    PsCreateSystemThread, PsTerminateSystemThread, ZwClose, ZwCreateFile, ZwQueryInformationFile,
+    ZwReadFile, ZwWriteFile,
 };
 use wdk_sys::{
     FILE_STANDARD_INFORMATION, HANDLE, IO_STATUS_BLOCK, KEVENT, KSPIN_LOCK, LARGE_INTEGER,
@@ -24,6 +24,29 @@ use wdk_sys::{
 };
 
 use super::{Os, OsError};
+
+// ntoskrnl exports declared in ntifs.h, which wdk-sys's WDM bindings do not
+// include; signatures from the WDK documentation.
+extern "system" {
+    fn ZwDeviceIoControlFile(
+        FileHandle: HANDLE,
+        Event: HANDLE,
+        ApcRoutine: *mut c_void,
+        ApcContext: *mut c_void,
+        IoStatusBlock: *mut IO_STATUS_BLOCK,
+        IoControlCode: u32,
+        InputBuffer: *mut c_void,
+        InputBufferLength: u32,
+        OutputBuffer: *mut c_void,
+        OutputBufferLength: u32,
+    ) -> NTSTATUS;
+    fn ZwFlushBuffersFile(FileHandle: HANDLE, IoStatusBlock: *mut IO_STATUS_BLOCK) -> NTSTATUS;
+    fn ZwWaitForSingleObject(
+        Handle: HANDLE,
+        Alertable: u8,
+        Timeout: *mut LARGE_INTEGER,
+    ) -> NTSTATUS;
+}
 
 /// The Windows kernel.
 pub struct WindowsOs;
@@ -96,7 +119,7 @@ fn query_len(handle: HANDLE) -> u64 {
         ZwDeviceIoControlFile(
             handle,
             ptr::null_mut(),
-            None,
+            ptr::null_mut(),
             ptr::null_mut(),
             &mut iosb,
             IOCTL_DISK_GET_LENGTH_INFO,
