@@ -18,6 +18,7 @@ static GLOBAL_ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
 
 // The NDIS exports the miniport calls (ndis.h), linked from ndis.lib.
 #[link(name = "ndis")]
+#[allow(non_snake_case, clippy::too_many_arguments)]
 extern "system" {
     fn NdisMRegisterMiniportDriver(
         DriverObject: *mut c_void,

@@ -27,6 +27,7 @@ use super::{Os, OsError};
 
 // ntoskrnl exports declared in ntifs.h, which wdk-sys's WDM bindings do not
 // include; signatures from the WDK documentation.
+#[allow(non_snake_case, clippy::too_many_arguments)]
 extern "system" {
     fn ZwDeviceIoControlFile(
         FileHandle: HANDLE,
