@@ -102,6 +102,16 @@ fn ok(status: NDIS_STATUS) -> bool {
 impl SimHost {
     /// Loads the driver: calls DriverEntry.
     pub fn load() -> SimHost {
+        Self::load_with(|driver_object, registry_path| {
+            // SAFETY: the driver object is a live SimDriver, as NdisApi for
+            // Sim expects; the driver needs no registry path.
+            unsafe { volnic::entry::driver_entry::<Sim>(driver_object, registry_path) }
+        })
+    }
+
+    /// Loads another miniport (the simulation's own tests use misbehaving
+    /// ones to prove each contract check fires).
+    pub fn load_with(entry: fn(*mut c_void, *mut c_void) -> NDIS_STATUS) -> SimHost {
         let guard = LOADED.lock().unwrap_or_else(|e| e.into_inner());
         lock(global_breaches()).clear();
         let mut host = SimHost {
@@ -112,9 +122,7 @@ impl SimHost {
             _loaded: guard,
         };
         let driver_object = host.driver_object();
-        // SAFETY: the driver object is a live SimDriver, as NdisApi for Sim
-        // expects; no registry path is needed by the driver.
-        let status = unsafe { volnic::entry::driver_entry::<Sim>(driver_object, ptr::null_mut()) };
+        let status = entry(driver_object, ptr::null_mut());
         assert!(ok(status), "DriverEntry failed: {status:#x}");
         assert!(
             lock(&host.driver.chars).is_some(),
@@ -138,7 +146,8 @@ impl SimHost {
         &self.adapters[id.0]
     }
 
-    fn handle(&self, id: AdapterId) -> NDIS_HANDLE {
+    /// The MiniportAdapterHandle NDIS gave the adapter.
+    pub fn handle(&self, id: AdapterId) -> NDIS_HANDLE {
         (&*self.adapters[id.0] as *const SimAdapter)
             .cast_mut()
             .cast()
