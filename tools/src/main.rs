@@ -26,6 +26,8 @@ enum Command {
     Format(cli::format::FormatArgs),
     /// Decode a volume: superblock, state record, recent blocks.
     Inspect(cli::inspect::InspectArgs),
+    /// Run two endpoints on temporary file-backed volumes and report.
+    Demo(cli::demo::DemoArgs),
     /// Measure latency, throughput and CPU beside the storage's own limits.
     Bench(cli::bench::BenchArgs),
     /// Emulate storage mirroring from SRC (a send volume) to DST (the peer's receive volume).
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Mirror(args) => cli::mirror::run(args),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Demo(args) => cli::demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,6 +17,7 @@ use volnic_core::{Counters, Link, LinkConfig, QueueError, SendQueue, Volume};
 
 use crate::cli::format::{format, FormatArgs};
 use crate::filevol::{FileVolume, OpenMode};
+use crate::mirror::SyncMirror;
 
 /// Poll interval right after traffic.
 pub const HOT_POLL_US: u64 = 20;
@@ -33,6 +34,10 @@ pub struct PairConfig {
     pub flush_delay_us: u64,
     pub peer_timeout_us: u64,
     pub queue_bytes: usize,
+    /// Join the endpoints through the in-process synchronous storage-mirror
+    /// emulator (each send volume copied to a separate receive volume)
+    /// instead of one shared file per direction.
+    pub mirror: bool,
 }
 
 impl PairConfig {
@@ -45,6 +50,7 @@ impl PairConfig {
             flush_delay_us: 0,
             peer_timeout_us: 3_000_000,
             queue_bytes: 4 << 20,
+            mirror: false,
         }
     }
 }
@@ -78,6 +84,9 @@ struct Shared {
 /// Receives each delivered frame on the datapath thread.
 pub type Sink = Box<dyn FnMut(&[u8]) + Send>;
 
+/// A volume the datapath thread owns.
+pub type BoxedVolume = Box<dyn Volume + Send>;
+
 /// One endpoint: its send queue and its datapath thread.
 pub struct Endpoint {
     shared: Arc<Shared>,
@@ -93,12 +102,24 @@ impl Endpoint {
         node_id: u32,
         send_path: &Path,
         recv_path: &Path,
+        sink: Sink,
+    ) -> Result<Endpoint, String> {
+        let send = FileVolume::open(send_path, OpenMode::ReadWrite)
+            .map_err(|e| e.with_role("send volume").to_string())?;
+        let recv = FileVolume::open(recv_path, OpenMode::ReadOnly)
+            .map_err(|e| e.with_role("receive volume").to_string())?;
+        Self::start_on(cfg, node_id, Box::new(send), Box::new(recv), sink)
+    }
+
+    /// As [`Endpoint::start`], on volumes already opened (a mirror wrapper,
+    /// say).
+    pub fn start_on(
+        cfg: &PairConfig,
+        node_id: u32,
+        mut send: BoxedVolume,
+        mut recv: BoxedVolume,
         mut sink: Sink,
     ) -> Result<Endpoint, String> {
-        let mut send = FileVolume::open(send_path, OpenMode::ReadWrite)
-            .map_err(|e| e.with_role("send volume").to_string())?;
-        let mut recv = FileVolume::open(recv_path, OpenMode::ReadOnly)
-            .map_err(|e| e.with_role("receive volume").to_string())?;
         let mut link_cfg = LinkConfig::new(node_id);
         link_cfg.flush_delay_us = cfg.flush_delay_us;
         link_cfg.set_peer_timeout_us(cfg.peer_timeout_us);
@@ -222,8 +243,8 @@ impl Drop for Endpoint {
 
 fn datapath(
     link: &mut Link,
-    send: &mut FileVolume,
-    recv: &mut FileVolume,
+    send: &mut BoxedVolume,
+    recv: &mut BoxedVolume,
     shared: &Shared,
     poll_us: u64,
     sink: &mut Sink,
@@ -306,9 +327,52 @@ fn record_error(shared: &Shared, message: String) {
     }
 }
 
-/// Paths of a link's two volumes in `dir`: node 1 writes `a.vol` (node 2's
-/// receive volume), node 2 writes `b.vol`. One shared file per direction,
-/// as with a shared LUN.
+/// Opens each node's (send, receive) volumes for the pair in `cfg.dir`:
+/// with `cfg.mirror`, node 1 writes `a.vol`, which a synchronous mirror
+/// copies to `a.mirror.vol`, node 2's receive volume (and the other way);
+/// without, `a.vol` is itself node 2's receive volume, as with a shared LUN.
+pub fn open_pair(cfg: &PairConfig) -> Result<[(BoxedVolume, BoxedVolume); 2], String> {
+    let (a, b) = format_pair(cfg)?;
+    let open = |path: &Path, mode| FileVolume::open(path, mode).map_err(|e| e.to_string());
+    if !cfg.mirror {
+        return Ok([
+            (
+                Box::new(open(&a, OpenMode::ReadWrite)?),
+                Box::new(open(&b, OpenMode::ReadOnly)?),
+            ),
+            (
+                Box::new(open(&b, OpenMode::ReadWrite)?),
+                Box::new(open(&a, OpenMode::ReadOnly)?),
+            ),
+        ]);
+    }
+    let (a_copy, b_copy) = (cfg.dir.join("a.mirror.vol"), cfg.dir.join("b.mirror.vol"));
+    for (from, to) in [(&a, &a_copy), (&b, &b_copy)] {
+        // The initial synchronisation an array does when a mirror is set up.
+        std::fs::copy(from, to).map_err(|e| format!("{}: {e}", to.display()))?;
+    }
+    let mirrored = |primary: &Path, secondary: &Path| -> Result<BoxedVolume, String> {
+        let m = SyncMirror::new(
+            open(primary, OpenMode::ReadWrite)?,
+            open(secondary, OpenMode::ReadWrite)?,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Box::new(m))
+    };
+    Ok([
+        (
+            mirrored(&a, &a_copy)?,
+            Box::new(open(&b_copy, OpenMode::ReadOnly)?),
+        ),
+        (
+            mirrored(&b, &b_copy)?,
+            Box::new(open(&a_copy, OpenMode::ReadOnly)?),
+        ),
+    ])
+}
+
+/// Formats a link's two volumes in `dir`: node 1 writes `a.vol`, node 2
+/// writes `b.vol`.
 pub fn format_pair(cfg: &PairConfig) -> Result<(PathBuf, PathBuf), String> {
     let a = cfg.dir.join("a.vol");
     let b = cfg.dir.join("b.vol");

@@ -16,7 +16,7 @@ use volnic_core::aligned::AlignedBuf;
 use volnic_core::Volume;
 
 use crate::pair::{
-    format_pair, now_us, open_floor_volume, probe_fields, probe_frame, Endpoint, PairConfig,
+    now_us, open_floor_volume, open_pair, probe_fields, probe_frame, Endpoint, PairConfig,
 };
 
 #[derive(Args, Debug, Clone)]
@@ -195,6 +195,8 @@ pub struct BulkResult {
     pub mb_per_s: f64,
     pub sent: u64,
     pub received: u64,
+    /// Times the sender found the send queue full and waited
+    /// (backpressure, not loss).
     pub queue_full: u64,
 }
 
@@ -235,14 +237,14 @@ pub struct Rig {
 impl Rig {
     /// Formats two volumes in `cfg.dir` and starts two endpoints.
     pub fn start(cfg: &PairConfig) -> Result<Rig, String> {
-        let (a, b) = format_pair(cfg)?;
+        let [(a_send, a_recv), (b_send, b_recv)] = open_pair(cfg)?;
         let received = Arc::new(Mutex::new(Received::default()));
         let sink_state = Arc::clone(&received);
-        let receiver = Endpoint::start(
+        let receiver = Endpoint::start_on(
             cfg,
             2,
-            &b,
-            &a,
+            b_send,
+            b_recv,
             Box::new(move |frame: &[u8]| {
                 let now = now_us();
                 if let (Some((seq, sent)), Ok(mut r)) = (probe_fields(frame), sink_state.lock()) {
@@ -256,7 +258,7 @@ impl Rig {
                 }
             }),
         )?;
-        let sender = Endpoint::start(cfg, 1, &a, &b, Box::new(|_: &[u8]| {}))?;
+        let sender = Endpoint::start_on(cfg, 1, a_send, a_recv, Box::new(|_: &[u8]| {}))?;
         if !(sender.wait_up(Duration::from_secs(10)) && receiver.wait_up(Duration::from_secs(10))) {
             return Err(format!(
                 "the link did not come up within 10 s{}",
@@ -272,6 +274,14 @@ impl Rig {
             receiver,
             received,
         })
+    }
+
+    /// Frames and bytes received since the last `take`.
+    fn arrived(&self) -> (u64, u64) {
+        self.received
+            .lock()
+            .map(|r| (r.frames, r.bytes))
+            .unwrap_or_default()
     }
 
     fn take(&self) -> Received {
@@ -333,10 +343,17 @@ impl Rig {
             }
         }
         let elapsed = start.elapsed().as_secs_f64();
+        let (frames, bytes) = self.arrived();
+        // Frames still queued or in flight when sending stopped arrive
+        // shortly; they count as received but not toward the rate.
+        let drain_end = Instant::now() + Duration::from_secs(3);
+        while self.arrived().0 < sent && Instant::now() < drain_end {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let got = self.take();
         BulkResult {
-            frames_per_s: got.frames as f64 / elapsed,
-            mb_per_s: got.bytes as f64 / elapsed / 1e6,
+            frames_per_s: frames as f64 / elapsed,
+            mb_per_s: bytes as f64 / elapsed / 1e6,
             sent,
             received: got.frames,
             queue_full: full,
