@@ -301,6 +301,7 @@ fn initialize_adapter<P: Platform>(miniport: NDIS_HANDLE) -> Result<(), String> 
             outstanding: 0,
         }),
         filter: SpinLock::new(RxFilter::default()),
+        filter_version: AtomicU32::new(0),
         lookahead: AtomicU32::new(info.mtu),
         info,
         slots,
@@ -692,11 +693,17 @@ pub unsafe extern "system" fn oid_request<P: Platform>(
             let (outcome, effect) = oid::set(data.Oid, &shared.info, buf);
             match effect {
                 SetEffect::None => {}
-                SetEffect::PacketFilter(filter) => shared.filter.lock().packet_filter = filter,
+                SetEffect::PacketFilter(filter) => {
+                    shared.filter.lock().packet_filter = filter;
+                    shared.filter_version.fetch_add(1, Ordering::AcqRel);
+                }
                 SetEffect::Lookahead(lookahead) => {
                     shared.lookahead.store(lookahead, Ordering::Relaxed)
                 }
-                SetEffect::Multicast(list) => shared.filter.lock().multicast = list,
+                SetEffect::Multicast(list) => {
+                    shared.filter.lock().multicast = list;
+                    shared.filter_version.fetch_add(1, Ordering::AcqRel);
+                }
             }
             outcome
         }

@@ -28,6 +28,9 @@ use crate::os::SpinLock;
 
 /// Most receive NBLs NDIS may hold at once.
 pub const RX_SLOTS: usize = 64;
+/// Most receive NBLs indicated in one call (well under [`RX_SLOTS`], so
+/// that most slots are always indicated and can be returned).
+pub const RX_BATCH: usize = 16;
 /// Most MDLs one sent NET_BUFFER may span.
 pub const MAX_SEND_PARTS: usize = 64;
 /// Longest wait for the stack to return a receive NBL before a frame is
@@ -187,6 +190,8 @@ pub struct Shared<P: Platform> {
     pub tx: SpinLock<P, TxSide>,
     pub rx: SpinLock<P, RxSide>,
     pub filter: SpinLock<P, RxFilter>,
+    /// Bumped on every filter change, so the thread's copy follows at once.
+    pub filter_version: AtomicU32,
     pub lookahead: AtomicU32,
     pub slots: Vec<RxSlot>,
     pub pool: Raw<c_void>,
@@ -555,19 +560,35 @@ pub fn run<P: Platform>(shared: Arc<Shared<P>>, mut engine: Engine<P>) {
         if shared.stop.load(Ordering::Acquire) {
             break;
         }
-        let filter = shared.filter.lock().clone();
+        let mut filter_version = shared.filter_version.load(Ordering::Acquire);
+        let mut filter = shared.filter.lock().clone();
         filled.clear();
         let result = engine.link.poll(
             now,
             &mut engine.send,
             &mut engine.recv,
             &mut |frame: &[u8]| {
+                // A frame that arrives after an OID set completes meets the
+                // new filter, even in the middle of a poll.
+                let version = shared.filter_version.load(Ordering::Acquire);
+                if version != filter_version {
+                    filter_version = version;
+                    filter = shared.filter.lock().clone();
+                }
                 if let Some((index, kind)) = shared.take_slot(frame, &filter) {
                     filled.push((index, kind, frame.len()));
+                    // Indicate as we go: one poll may deliver more frames
+                    // than there are slots, and only indicated slots can
+                    // come back while take_slot waits for one.
+                    if filled.len() >= RX_BATCH {
+                        shared.indicate(&filled);
+                        filled.clear();
+                    }
                 }
             },
         );
         shared.indicate(&filled);
+        filled.clear();
         let mut next_due = now.saturating_add(shared.info.poll_interval_us);
         let mut busy = false;
         match result {
