@@ -190,7 +190,14 @@ fn thread_main<P: Platform>(
     startup: Arc<Startup<P>>,
     config: AdapterConfig,
 ) {
-    let engine = open_engine::<P>(&config);
+    let mut engine = open_engine::<P>(&config);
+    if let Ok(e) = engine.as_mut() {
+        // One poll, so the connect state NDIS first reports is the peer's.
+        // Frames already waiting are discarded: the adapter is not running.
+        let now = P::monotonic_us();
+        // An error here is reported, and retried, by the running datapath.
+        let _ = e.link.poll(now, &mut e.send, &mut e.recv, &mut |_| {});
+    }
     let ok = engine.is_ok();
     *startup.result.lock() = Some(
         engine

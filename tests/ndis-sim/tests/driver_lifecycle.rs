@@ -157,6 +157,10 @@ fn peer_shutdown_and_restart_are_followed_by_link_state_indications() {
         .host
         .initialize("node2-again", &reg_b)
         .expect("peer restarts");
+    assert!(
+        p.host.general(b2).connected,
+        "node 1 is running, so node 2 starts connected"
+    );
     p.host.restart(b2);
     set_filter(&mut p.host, b2);
     assert!(p.host.wait_link(p.a, true, WAIT), "link never came back up");
