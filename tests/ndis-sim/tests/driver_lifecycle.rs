@@ -30,9 +30,22 @@ fn sends_while_paused_fail_with_paused_and_paused_receivers_indicate_nothing() {
         .send(p.a, &nbls(&while_paused))
         .iter()
         .all(|&s| s == NDIS_STATUS_SUCCESS));
-    let sent_stats = || ();
-    sent_stats();
-    std::thread::sleep(Duration::from_millis(300));
+    // Wait until node 2 has seen (and dropped) all five: its receive
+    // discard counter says so.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let reply = p.host.query(p.b, OID_GEN_RCV_NO_BUFFER, 8);
+        let dropped = u64::from_le_bytes(reply.data.try_into().unwrap());
+        if dropped >= 5 {
+            assert_eq!(dropped, 5);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node 2 never saw the frames"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert!(p.host.received(p.b).is_empty());
     p.host.restart(p.b);
 
