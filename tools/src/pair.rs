@@ -38,6 +38,8 @@ pub struct PairConfig {
     /// emulator (each send volume copied to a separate receive volume)
     /// instead of one shared file per direction.
     pub mirror: bool,
+    /// Key of authenticated mode.
+    pub auth_key: Option<volnic_core::auth::AuthKey>,
 }
 
 impl PairConfig {
@@ -51,6 +53,7 @@ impl PairConfig {
             peer_timeout_us: 3_000_000,
             queue_bytes: 4 << 20,
             mirror: false,
+            auth_key: None,
         }
     }
 }
@@ -77,8 +80,14 @@ struct Shared {
     stop: AtomicBool,
     link_up: AtomicBool,
     cpu_ns: AtomicU64,
+    /// The link's counters as of the last publish.
     counters: Mutex<Counters>,
+    /// Frames refused at the queue (full / bad length), counted by senders.
+    refused_full: AtomicU64,
+    refused_length: AtomicU64,
     error: Mutex<Option<String>>,
+    /// Why the link is down on the receive side, if it is.
+    problem: Mutex<Option<String>>,
 }
 
 /// Receives each delivered frame on the datapath thread.
@@ -123,7 +132,8 @@ impl Endpoint {
         let mut link_cfg = LinkConfig::new(node_id);
         link_cfg.flush_delay_us = cfg.flush_delay_us;
         link_cfg.set_peer_timeout_us(cfg.peer_timeout_us);
-        link_cfg.set_host_name(&format!("pair-node-{node_id}"));
+        link_cfg.set_host_name(&host_name(node_id));
+        link_cfg.auth_key = cfg.auth_key.clone();
         let epoch_seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as u64);
@@ -137,7 +147,10 @@ impl Endpoint {
             link_up: AtomicBool::new(false),
             cpu_ns: AtomicU64::new(0),
             counters: Mutex::new(Counters::default()),
+            refused_full: AtomicU64::new(0),
+            refused_length: AtomicU64::new(0),
             error: Mutex::new(None),
+            problem: Mutex::new(None),
         });
         let poll_us = cfg.poll_us;
         let thread_shared = Arc::clone(&shared);
@@ -163,29 +176,20 @@ impl Endpoint {
 
     /// Queues a frame and wakes the datapath.
     pub fn send(&self, frame: &[u8]) -> Result<(), QueueError> {
-        if frame.len() > self.max_frame {
-            return Err(QueueError::BadLength);
+        self.sender().send(frame)
+    }
+
+    /// A handle that queues frames from another thread.
+    pub fn sender(&self) -> FrameSender {
+        FrameSender {
+            shared: Arc::clone(&self.shared),
+            max_frame: self.max_frame,
         }
-        let pushed = self
-            .shared
-            .queue
-            .lock()
-            .map_err(|_| QueueError::Full)?
-            .push(frame);
-        match pushed {
-            Ok(_) => {
-                self.shared.wake.notify_one();
-                Ok(())
-            }
-            Err(e) => {
-                if let Ok(mut c) = self.shared.counters.lock() {
-                    if e == QueueError::Full {
-                        c.drops_queue_full += 1;
-                    }
-                }
-                Err(e)
-            }
-        }
+    }
+
+    /// Why the receive side is down, if it is (peer problem or I/O error).
+    pub fn problem(&self) -> Option<String> {
+        self.shared.problem.lock().ok().and_then(|p| p.clone())
     }
 
     pub fn link_up(&self) -> bool {
@@ -197,9 +201,13 @@ impl Endpoint {
         self.shared.cpu_ns.load(Ordering::Relaxed)
     }
 
-    /// The engine's counters (refreshed every 100 ms and at stop).
+    /// The engine's counters (refreshed every 100 ms and at stop), with
+    /// the frames refused at the send queue.
     pub fn counters(&self) -> Counters {
-        self.shared.counters.lock().map(|c| *c).unwrap_or_default()
+        let mut c = self.shared.counters.lock().map(|c| *c).unwrap_or_default();
+        c.drops_queue_full += self.shared.refused_full.load(Ordering::Relaxed);
+        c.drops_bad_length += self.shared.refused_length.load(Ordering::Relaxed);
+        c
     }
 
     /// Why the datapath stopped on its own, if it did.
@@ -233,6 +241,56 @@ impl Endpoint {
             let _ = t.join();
         }
     }
+}
+
+/// Queues frames for an [`Endpoint`] from any thread.
+#[derive(Clone)]
+pub struct FrameSender {
+    shared: Arc<Shared>,
+    max_frame: usize,
+}
+
+impl FrameSender {
+    /// Queues a frame and wakes the datapath; a full queue is counted as a
+    /// drop, as a NIC whose ring is full drops.
+    pub fn send(&self, frame: &[u8]) -> Result<(), QueueError> {
+        if frame.is_empty() || frame.len() > self.max_frame {
+            self.shared.refused_length.fetch_add(1, Ordering::Relaxed);
+            return Err(QueueError::BadLength);
+        }
+        let pushed = self
+            .shared
+            .queue
+            .lock()
+            .map_err(|_| QueueError::Full)?
+            .push(frame);
+        match pushed {
+            Ok(_) => {
+                self.shared.wake.notify_one();
+                Ok(())
+            }
+            Err(e) => {
+                if e == QueueError::Full {
+                    self.shared.refused_full.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// True once the endpoint is stopping: stop offering frames.
+    pub fn stopping(&self) -> bool {
+        self.shared.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// The name published in the state record: this host's name.
+fn host_name(node_id: u32) -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("node-{node_id}"))
 }
 
 impl Drop for Endpoint {
@@ -315,9 +373,10 @@ fn datapath(
 fn publish(link: &Link, shared: &Shared) {
     shared.cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
     if let Ok(mut c) = shared.counters.lock() {
-        let queue_full = c.drops_queue_full;
         *c = *link.counters();
-        c.drops_queue_full += queue_full;
+    }
+    if let Ok(mut p) = shared.problem.lock() {
+        *p = link.peer_problem().map(|p| p.to_string());
     }
 }
 

@@ -31,7 +31,10 @@ fn demo_runs_and_reports_a_working_link() {
         heartbeats.contains(" 0 lost"),
         "heartbeats lost over a synchronous mirror: {heartbeats}"
     );
-    let link = stdout.lines().find(|l| l.starts_with("link")).unwrap_or_default();
+    let link = stdout
+        .lines()
+        .find(|l| l.starts_with("link"))
+        .unwrap_or_default();
     assert!(link.contains("up during the run"), "{link}");
     assert!(link.contains("rejected blocks 0"), "{link}");
     assert!(link.contains("frames dropped 0"), "{link}");
