@@ -19,6 +19,7 @@ pub mod format;
 pub mod link;
 #[cfg(test)]
 mod link_tests;
+pub mod mac;
 pub mod packer;
 pub mod queue;
 pub mod stats;

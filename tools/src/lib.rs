@@ -4,4 +4,6 @@
 pub mod cli;
 pub mod filevol;
 pub mod mirror;
+pub mod netns;
 pub mod pair;
+pub mod tap;

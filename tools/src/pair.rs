@@ -187,6 +187,11 @@ impl Endpoint {
         }
     }
 
+    /// Largest frame the link carries (set by the block size).
+    pub fn max_frame_len(&self) -> usize {
+        self.max_frame
+    }
+
     /// Why the receive side is down, if it is (peer problem or I/O error).
     pub fn problem(&self) -> Option<String> {
         self.shared.problem.lock().ok().and_then(|p| p.clone())

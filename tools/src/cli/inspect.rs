@@ -73,36 +73,9 @@ pub fn run(args: InspectArgs) -> Result<(), String> {
 /// Opens and decodes a volume; every failure is a one-line message.
 pub fn inspect(path: &Path, last: usize) -> Result<Inspection, String> {
     let mut vol = FileVolume::open(path, OpenMode::ReadOnly).map_err(|e| e.to_string())?;
-    let shown = path.display();
+    let (superblock, state) = read_records(&mut vol, path)?;
     let bytes = vol.len_bytes();
-    if bytes == 0 {
-        return Err(format!(
-            "{shown} is empty (0 bytes): not a volnic volume; create one with `volnic format {shown}`"
-        ));
-    }
-    if bytes < 512 {
-        return Err(format!(
-            "{shown} holds only {bytes} bytes, too few for a volnic superblock: not a volnic volume"
-        ));
-    }
-    let mut first = AlignedBuf::new(512);
-    vol.read_at(0, first.as_mut_slice())
-        .map_err(|e| format!("{shown}: {e}"))?;
-    let superblock = Superblock::parse(&first.as_slice()[..SUPERBLOCK_LEN]).map_err(|e| {
-        format!("{shown} is not a volnic volume ({e}): format it with `volnic format`")
-    })?;
     let geo = superblock.geometry();
-    if bytes < geo.volume_bytes() {
-        return Err(format!(
-            "{shown} is truncated: it holds {bytes} bytes but its format needs {}; restore it or reformat it",
-            geo.volume_bytes()
-        ));
-    }
-    let bs = geo.block_size as usize;
-    let mut block = AlignedBuf::new(bs);
-    vol.read_at(geo.state_offset(), block.as_mut_slice())
-        .map_err(|e| format!("{shown}: {e}"))?;
-    let state = StateRecord::parse(block.as_slice());
     let mut found = Inspection {
         superblock,
         bytes,
@@ -114,7 +87,7 @@ pub fn inspect(path: &Path, last: usize) -> Result<Inspection, String> {
         scanned_slots: 0,
         last_blocks: Vec::new(),
     };
-    scan_ring(&mut vol, &geo, &mut found, last).map_err(|e| format!("{shown}: {e}"))?;
+    scan_ring(&mut vol, &geo, &mut found, last).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(found)
 }
 
@@ -317,4 +290,42 @@ fn to_json(found: &Inspection) -> Value {
             "ack_seq": v.header.ack_seq,
         })).collect::<Vec<_>>(),
     })
+}
+
+/// Reads and checks a volume's superblock and reads its state record (which
+/// may be unwritten or damaged: that is the caller's to judge). Every
+/// failure is a one-line message naming the volume.
+pub fn read_records(
+    vol: &mut FileVolume,
+    path: &Path,
+) -> Result<(Superblock, Result<StateRecord, FormatError>), String> {
+    let shown = path.display();
+    let bytes = vol.len_bytes();
+    if bytes == 0 {
+        return Err(format!(
+            "{shown} is empty (0 bytes): not a volnic volume; create one with `volnic format {shown}`"
+        ));
+    }
+    if bytes < 512 {
+        return Err(format!(
+            "{shown} holds only {bytes} bytes, too few for a volnic superblock: not a volnic volume"
+        ));
+    }
+    let mut first = AlignedBuf::new(512);
+    vol.read_at(0, first.as_mut_slice())
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let superblock = Superblock::parse(&first.as_slice()[..SUPERBLOCK_LEN]).map_err(|e| {
+        format!("{shown} is not a volnic volume ({e}): format it with `volnic format`")
+    })?;
+    let geo = superblock.geometry();
+    if bytes < geo.volume_bytes() {
+        return Err(format!(
+            "{shown} is truncated: it holds {bytes} bytes but its format needs {}; restore it or reformat it",
+            geo.volume_bytes()
+        ));
+    }
+    let mut block = AlignedBuf::new(geo.block_size as usize);
+    vol.read_at(geo.state_offset(), block.as_mut_slice())
+        .map_err(|e| format!("{shown}: {e}"))?;
+    Ok((superblock, StateRecord::parse(block.as_slice())))
 }

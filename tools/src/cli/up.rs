@@ -1,0 +1,429 @@
+//! `volnic up`: the Linux endpoint. A TAP device stands where the NDIS
+//! miniport's upper edge stands on Windows; the same engine carries its
+//! frames over the send and receive volumes.
+//!
+//! Threads: the datapath thread (pair.rs: pack → write → poll → deliver to
+//! the TAP device), a reader thread (TAP → send queue) and the main thread,
+//! which follows the link (carrier on while the peer is fresh, off
+//! otherwise) and waits for SIGINT/SIGTERM.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use serde::Deserialize;
+use tracing::{info, warn};
+use volnic_core::auth::AuthKey;
+use volnic_core::mac::{parse_mac, stable_mac};
+
+use crate::cli::inspect::read_records;
+use crate::filevol::{FileVolume, OpenMode};
+use crate::pair::{Endpoint, PairConfig};
+use crate::tap::{write_frame, Tap};
+
+/// Ethernet header length: the largest frame is MTU + 14.
+const ETH_HEADER_LEN: u32 = 14;
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct UpArgs {
+    /// Settings file (TOML, keys as the long options: `send`, `recv`, `tap`,
+    /// `addr`, `mac`, `mtu`, `flush-delay-ms`, `poll-us`, `peer-timeout-ms`,
+    /// `node-id`, `key-file`, `queue-kb`). Options given on the command line
+    /// override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// This node's send volume (formatted with `volnic format`).
+    #[arg(long)]
+    pub send: Option<PathBuf>,
+    /// The peer's send volume as it reaches this node (mirror target or
+    /// shared LUN); opened read-only.
+    #[arg(long)]
+    pub recv: Option<PathBuf>,
+    /// TAP device to create or attach to [default: volnic0].
+    #[arg(long)]
+    pub tap: Option<String>,
+    /// Address to give the TAP device, e.g. 169.254.77.1/16.
+    #[arg(long)]
+    pub addr: Option<String>,
+    /// MAC of the TAP device [default: stable, derived from the send volume].
+    #[arg(long)]
+    pub mac: Option<String>,
+    /// IP MTU [default: 1500; 576..=9000].
+    #[arg(long)]
+    pub mtu: Option<u32>,
+    /// How long a partly filled block waits for more frames [default: 0; 0..=1000].
+    #[arg(long)]
+    pub flush_delay_ms: Option<u64>,
+    /// Longest wait between receive-volume polls when idle [default: 1000; 50..=1000000].
+    #[arg(long)]
+    pub poll_us: Option<u64>,
+    /// The link goes down when the peer's record is this old [default: 3000; 200..=60000].
+    #[arg(long)]
+    pub peer_timeout_ms: Option<u64>,
+    /// This node's id [default: the send volume's writer].
+    #[arg(long)]
+    pub node_id: Option<u32>,
+    /// Shared secret of authenticated mode (same file on both nodes).
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// Send queue size in KiB [default: 1024; 64..=65536].
+    #[arg(long)]
+    pub queue_kb: Option<u32>,
+}
+
+/// The settings file: the same keys as the command line.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct FileSettings {
+    send: Option<PathBuf>,
+    recv: Option<PathBuf>,
+    tap: Option<String>,
+    addr: Option<String>,
+    mac: Option<String>,
+    mtu: Option<u32>,
+    flush_delay_ms: Option<u64>,
+    poll_us: Option<u64>,
+    peer_timeout_ms: Option<u64>,
+    node_id: Option<u32>,
+    key_file: Option<PathBuf>,
+    queue_kb: Option<u32>,
+}
+
+/// Validated settings of one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpSettings {
+    pub send: PathBuf,
+    pub recv: PathBuf,
+    pub tap: String,
+    pub addr: Option<String>,
+    pub mac: Option<[u8; 6]>,
+    pub mtu: u32,
+    pub flush_delay_ms: u64,
+    pub poll_us: u64,
+    pub peer_timeout_ms: u64,
+    pub node_id: Option<u32>,
+    pub key_file: Option<PathBuf>,
+    pub queue_kb: u32,
+}
+
+fn ranged<T: PartialOrd + std::fmt::Display + Copy>(
+    name: &str,
+    value: Option<T>,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, String> {
+    let v = value.unwrap_or(default);
+    if v < min || v > max {
+        return Err(format!("{name} = {v} is outside {min}..={max}"));
+    }
+    Ok(v)
+}
+
+impl UpArgs {
+    /// Merges the settings file (if any) under the command line and checks
+    /// every value.
+    pub fn settings(&self) -> Result<UpSettings, String> {
+        let file = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                parse_settings_file(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            None => FileSettings::default(),
+        };
+        let send = self.send.clone().or(file.send).ok_or(
+            "no send volume: give --send PATH (or `send` in the settings file)".to_string(),
+        )?;
+        let recv = self.recv.clone().or(file.recv).ok_or(
+            "no receive volume: give --recv PATH (or `recv` in the settings file)".to_string(),
+        )?;
+        if same_file(&send, &recv) {
+            return Err(format!(
+                "send and receive volume are the same ({}): each node sends on its own volume and receives the peer's",
+                send.display()
+            ));
+        }
+        let mac = match self.mac.clone().or(file.mac) {
+            Some(text) => Some(parse_mac(&text).ok_or(format!(
+                "mac {text:?} is not a unicast MAC such as 02:76:6e:00:00:01"
+            ))?),
+            None => None,
+        };
+        Ok(UpSettings {
+            send,
+            recv,
+            tap: self
+                .tap
+                .clone()
+                .or(file.tap)
+                .unwrap_or_else(|| "volnic0".into()),
+            addr: self.addr.clone().or(file.addr),
+            mac,
+            mtu: ranged("mtu", self.mtu.or(file.mtu), 1500, 576, 9000)?,
+            flush_delay_ms: ranged(
+                "flush-delay-ms",
+                self.flush_delay_ms.or(file.flush_delay_ms),
+                0,
+                0,
+                1000,
+            )?,
+            poll_us: ranged(
+                "poll-us",
+                self.poll_us.or(file.poll_us),
+                1000,
+                50,
+                1_000_000,
+            )?,
+            peer_timeout_ms: ranged(
+                "peer-timeout-ms",
+                self.peer_timeout_ms.or(file.peer_timeout_ms),
+                3000,
+                200,
+                60_000,
+            )?,
+            node_id: match self.node_id.or(file.node_id) {
+                Some(id) => Some(ranged("node-id", Some(id), 1, 1, u32::MAX)?),
+                None => None,
+            },
+            key_file: self.key_file.clone().or(file.key_file),
+            queue_kb: ranged(
+                "queue-kb",
+                self.queue_kb.or(file.queue_kb),
+                1024,
+                64,
+                65_536,
+            )?,
+        })
+    }
+}
+
+fn parse_settings_file(text: &str) -> Result<FileSettings, String> {
+    toml::from_str(text).map_err(|e| {
+        // toml's messages span several lines (a source excerpt); keep the
+        // first, which names the problem.
+        let msg = e
+            .message()
+            .lines()
+            .next()
+            .unwrap_or("invalid TOML")
+            .to_string();
+        match e.span() {
+            Some(span) => {
+                let before = &text.as_bytes()[..span.start.min(text.len())];
+                let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+                format!("line {line}: {msg}")
+            }
+            None => msg,
+        }
+    })
+}
+
+/// True when both paths name the same file (or the same path when either
+/// does not exist yet).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Reads the shared secret of authenticated mode.
+pub fn read_key_file(path: &Path) -> Result<AuthKey, String> {
+    let secret = std::fs::read(path).map_err(|e| format!("key file {}: {e}", path.display()))?;
+    let trimmed = secret.trim_ascii_end();
+    AuthKey::from_secret(trimmed).map_err(|e| format!("key file {}: {e}", path.display()))
+}
+
+pub fn run(args: UpArgs) -> Result<(), String> {
+    let settings = args.settings()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
+    }
+    up(&settings, &stop)
+}
+
+/// Runs the endpoint until `stop` is set; then flushes, writes the
+/// shutting-down record and returns.
+pub fn up(settings: &UpSettings, stop: &AtomicBool) -> Result<(), String> {
+    // The send volume's superblock names the writer node and the link; the
+    // default node id and MAC come from it.
+    let mut probe = FileVolume::open(&settings.send, OpenMode::ReadOnly)
+        .map_err(|e| e.with_role("send volume").to_string())?;
+    let (superblock, _) = read_records(&mut probe, &settings.send)?;
+    drop(probe);
+    let node_id = settings.node_id.unwrap_or(superblock.writer_node);
+    let mut seed = superblock.link_id.to_vec();
+    seed.extend_from_slice(&node_id.to_le_bytes());
+    let mac = settings.mac.unwrap_or_else(|| stable_mac(&seed));
+
+    let mut cfg = PairConfig::new(Path::new("."), superblock.block_size);
+    cfg.poll_us = settings.poll_us;
+    cfg.flush_delay_us = settings.flush_delay_ms * 1000;
+    cfg.peer_timeout_us = settings.peer_timeout_ms * 1000;
+    cfg.queue_bytes = settings.queue_kb as usize * 1024;
+    cfg.auth_key = match &settings.key_file {
+        Some(path) => Some(read_key_file(path)?),
+        None => None,
+    };
+
+    let mut tap = Tap::open(&settings.tap)?;
+    let mut tap_out: File = tap.writer()?;
+    let delivered_errors = Arc::new(AtomicU64::new(0));
+    let sink_errors = Arc::clone(&delivered_errors);
+    let sink = Box::new(move |frame: &[u8]| {
+        if write_frame(&mut tap_out, frame).is_err() {
+            sink_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    let endpoint = Endpoint::start(&cfg, node_id, &settings.send, &settings.recv, sink)?;
+    let max_frame = endpoint.max_frame_len();
+    if (settings.mtu + ETH_HEADER_LEN) as usize > max_frame {
+        return Err(format!(
+            "mtu {} needs frames of {} bytes but blocks of {} bytes carry at most {max_frame}: lower --mtu or format with a larger block size",
+            settings.mtu,
+            settings.mtu + ETH_HEADER_LEN,
+            superblock.block_size
+        ));
+    }
+    tap.configure(settings.mtu, mac, settings.addr.as_deref())?;
+    info!(
+        tap = %settings.tap,
+        node = node_id,
+        send = %settings.send.display(),
+        recv = %settings.recv.display(),
+        "endpoint started; waiting for the peer"
+    );
+
+    let control = tap.try_clone()?;
+    let sender = endpoint.sender();
+    let frame_cap = settings.mtu as usize + ETH_HEADER_LEN as usize + 4;
+    std::thread::Builder::new()
+        .name("volnic-tap-rx".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; frame_cap.max(max_frame)];
+            loop {
+                match tap.read_frame(&mut buf) {
+                    Ok(0) => continue,
+                    Ok(n) => {
+                        if sender.stopping() {
+                            return;
+                        }
+                        // A full queue or an oversized frame is a drop, as
+                        // on any NIC; the endpoint counts it.
+                        let _ = sender.send(&buf[..n]);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        warn!("reading the TAP device failed: {e}");
+                        return;
+                    }
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the TAP reader: {e}"))?;
+
+    let result = follow_link(&endpoint, &control, stop);
+    let _ = control.set_carrier(false);
+    let counters = endpoint.stop();
+    info!(
+        frames_sent = counters.frames_sent,
+        frames_received = counters.frames_received,
+        tap_write_errors = delivered_errors.load(Ordering::Relaxed),
+        "endpoint stopped; shutting-down record written"
+    );
+    result
+}
+
+/// Sets the carrier from the link state until `stop` is set or the
+/// datapath ends with an error.
+fn follow_link(endpoint: &Endpoint, tap: &Tap, stop: &AtomicBool) -> Result<(), String> {
+    let mut carrier: Option<bool> = None;
+    let mut last_problem: Option<String> = None;
+    while !stop.load(Ordering::Relaxed) {
+        if let Some(e) = endpoint.error() {
+            return Err(e);
+        }
+        let up = endpoint.link_up();
+        if carrier != Some(up) {
+            tap.set_carrier(up)?;
+            if up {
+                info!("peer is running: carrier on");
+            } else if carrier.is_some() {
+                warn!("peer is not running (starting, shut down or silent): carrier off");
+            }
+            carrier = Some(up);
+        }
+        let problem = endpoint.problem();
+        if problem != last_problem {
+            if let Some(p) = &problem {
+                warn!("link down: {p}");
+            }
+            last_problem = problem;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(send: &str, recv: &str) -> UpArgs {
+        UpArgs {
+            send: Some(send.into()),
+            recv: Some(recv.into()),
+            ..UpArgs::default()
+        }
+    }
+
+    #[test]
+    fn defaults_and_command_line_over_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("n1.toml");
+        std::fs::write(
+            &conf,
+            "send = \"/v/a\"\nrecv = \"/v/b\"\nmtu = 9000\npoll-us = 500\naddr = \"169.254.1.1/16\"\n",
+        )
+        .unwrap();
+        let mut a = UpArgs {
+            config: Some(conf),
+            ..UpArgs::default()
+        };
+        let s = a.settings().unwrap();
+        assert_eq!(s.send, PathBuf::from("/v/a"));
+        assert_eq!((s.mtu, s.poll_us, s.peer_timeout_ms), (9000, 500, 3000));
+        assert_eq!(s.tap, "volnic0");
+        a.mtu = Some(1500);
+        a.recv = Some("/v/c".into());
+        let s = a.settings().unwrap();
+        assert_eq!((s.mtu, s.recv), (1500, PathBuf::from("/v/c")));
+    }
+
+    #[test]
+    fn bad_settings_are_one_line_errors() {
+        let mut a = args("/v/a", "/v/a");
+        assert!(a.settings().unwrap_err().contains("same"));
+        a.recv = Some("/v/b".into());
+        a.mtu = Some(100);
+        assert_eq!(a.settings().unwrap_err(), "mtu = 100 is outside 576..=9000");
+        a.mtu = None;
+        a.mac = Some("01:00:5e:00:00:01".into());
+        assert!(a.settings().unwrap_err().contains("not a unicast MAC"));
+        a.mac = None;
+        a.send = None;
+        assert!(a.settings().unwrap_err().starts_with("no send volume"));
+
+        let err = parse_settings_file("send = \"/a\"\nbogus = 1\n").unwrap_err();
+        assert!(err.starts_with("line 2:") && err.contains("bogus"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+        let err = parse_settings_file("mtu = \"big\"\n").unwrap_err();
+        assert!(err.starts_with("line 1:"), "{err}");
+    }
+}
