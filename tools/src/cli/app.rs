@@ -30,6 +30,8 @@ enum Command {
     Bench(crate::cli::bench::BenchArgs),
     /// Run a Linux endpoint: a TAP device carried over the send and receive volumes.
     Up(crate::cli::up::UpArgs),
+    /// Is each volume's writer alive? Epoch, last write, acknowledgements.
+    Status(crate::cli::status::StatusArgs),
     /// Emulate storage mirroring from SRC (a send volume) to DST (the peer's receive volume).
     Mirror(crate::cli::mirror::MirrorArgs),
 }
@@ -59,6 +61,7 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => crate::cli::bench::run(args),
         Command::Demo(args) => crate::cli::demo::run(args),
         Command::Up(args) => crate::cli::up::run(args),
+        Command::Status(args) => crate::cli::status::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod format;
 pub mod inspect;
 pub mod mirror;
+pub mod status;
 pub mod up;
 
 pub use app::main;

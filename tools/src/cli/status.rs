@@ -1,0 +1,237 @@
+//! `volnic status`: is each volume's writer alive? Reads every volume's
+//! state record twice, `--watch-ms` apart: a live writer rewrites it at
+//! least every fifth of its peer timeout, so a record that does not change
+//! over the watch belongs to a writer that stopped (or whose storage path
+//! stalled). Reads only.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use clap::Args;
+use serde_json::{json, Value};
+use volnic_core::format::{FormatError, StateRecord, Superblock, WriterState};
+
+use crate::cli::inspect::read_records;
+use crate::filevol::{FileVolume, OpenMode};
+
+#[derive(Args, Debug, Clone)]
+pub struct StatusArgs {
+    /// Volumes to report on (send volumes, receive volumes, or both).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// How long to watch the state records for updates. A live writer
+    /// updates its record every fifth of its peer timeout (600 ms at the
+    /// default 3 s), so watch longer than that.
+    #[arg(long, default_value_t = 1500)]
+    pub watch_ms: u64,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What the watch concluded about a volume's writer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liveness {
+    /// No writer ever started on this volume.
+    NeverStarted,
+    /// The record changed during the watch.
+    Alive,
+    /// The record says starting or running but did not change.
+    Stale,
+    /// The writer shut down cleanly.
+    ShutDown,
+    /// The record cannot be decoded.
+    Unreadable,
+}
+
+impl Liveness {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Liveness::NeverStarted => "never started (no state record written yet)",
+            Liveness::Alive => "alive (its state record is being updated)",
+            Liveness::Stale => "not updating its state record: stopped without shutting down (crash, power loss) or its storage path is stalled",
+            Liveness::ShutDown => "shut down cleanly",
+            Liveness::Unreadable => "state record unreadable (damaged or mid-write): inspect the volume",
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Liveness::NeverStarted => "never-started",
+            Liveness::Alive => "alive",
+            Liveness::Stale => "stale",
+            Liveness::ShutDown => "shut-down",
+            Liveness::Unreadable => "unreadable",
+        }
+    }
+}
+
+/// One volume's status.
+#[derive(Clone, Debug)]
+pub struct VolumeStatus {
+    pub path: PathBuf,
+    pub superblock: Superblock,
+    pub state: Result<StateRecord, FormatError>,
+    /// Record updates seen during the watch.
+    pub updates: u64,
+    pub liveness: Liveness,
+    /// Seconds since the file was last modified (regular files only).
+    pub modified_ago_s: Option<f64>,
+}
+
+/// Decides liveness from the records read at the start and end of a watch.
+pub fn judge(
+    first: &Result<StateRecord, FormatError>,
+    last: &Result<StateRecord, FormatError>,
+) -> Liveness {
+    match (first, last) {
+        (_, Err(FormatError::BadMagic)) => Liveness::NeverStarted,
+        (_, Err(_)) => Liveness::Unreadable,
+        (Ok(a), Ok(b)) if b.update_count != a.update_count || b.epoch != a.epoch => Liveness::Alive,
+        // A record that appeared during the watch: a writer just started.
+        (Err(_), Ok(b)) if b.state != WriterState::ShuttingDown => Liveness::Alive,
+        (_, Ok(b)) if b.state == WriterState::ShuttingDown => Liveness::ShutDown,
+        (_, Ok(_)) => Liveness::Stale,
+    }
+}
+
+fn read_state(path: &Path) -> Result<(Superblock, Result<StateRecord, FormatError>), String> {
+    let mut vol = FileVolume::open(path, OpenMode::ReadOnly).map_err(|e| e.to_string())?;
+    read_records(&mut vol, path)
+}
+
+/// Watches `paths` for `watch` and reports on each.
+pub fn status(paths: &[PathBuf], watch: Duration) -> Result<Vec<VolumeStatus>, String> {
+    let first = paths
+        .iter()
+        .map(|p| read_state(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    std::thread::sleep(watch);
+    let mut out = Vec::new();
+    for (path, (_, before)) in paths.iter().zip(first) {
+        let (superblock, state) = read_state(path)?;
+        let updates = match (&before, &state) {
+            (Ok(a), Ok(b)) if a.epoch == b.epoch => b.update_count.saturating_sub(a.update_count),
+            (Ok(_), Ok(_)) => 1,
+            _ => 0,
+        };
+        let modified_ago_s = std::fs::metadata(path)
+            .ok()
+            .filter(|m| m.is_file())
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .map(|d| d.as_secs_f64());
+        out.push(VolumeStatus {
+            path: path.clone(),
+            superblock,
+            liveness: judge(&before, &state),
+            state,
+            updates,
+            modified_ago_s,
+        });
+    }
+    Ok(out)
+}
+
+pub fn run(args: StatusArgs) -> Result<(), String> {
+    let found = status(&args.paths, Duration::from_millis(args.watch_ms))?;
+    if args.json {
+        let list: Vec<Value> = found.iter().map(|s| to_json(s, &found)).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&Value::Array(list)).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    for (i, s) in found.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        print_text(s, &found, args.watch_ms);
+    }
+    Ok(())
+}
+
+/// Where another of the listed volumes is written by this volume's reader,
+/// that volume's record holds the reader's acknowledgement of this one.
+fn acknowledged_by<'a>(s: &VolumeStatus, all: &'a [VolumeStatus]) -> Option<&'a StateRecord> {
+    all.iter()
+        .filter(|o| {
+            o.superblock.writer_node == s.superblock.reader_node
+                && o.superblock.reader_node == s.superblock.writer_node
+        })
+        .find_map(|o| o.state.as_ref().ok())
+}
+
+fn print_text(s: &VolumeStatus, all: &[VolumeStatus], watch_ms: u64) {
+    let sb = &s.superblock;
+    println!("volume      {}", s.path.display());
+    println!(
+        "link        writer node {} -> reader node {}",
+        sb.writer_node, sb.reader_node
+    );
+    let mut writer = format!("writer      {}", s.liveness.describe());
+    if let Ok(st) = &s.state {
+        writer.push_str(&format!(
+            "; record says {} on host '{}', {} update(s) in {watch_ms} ms",
+            st.state.name(),
+            st.host_name_str(),
+            s.updates
+        ));
+    }
+    println!("{writer}");
+    if let Some(ago) = s.modified_ago_s {
+        println!("last write  {ago:.1} s ago (file modification time)");
+    }
+    if let Ok(st) = &s.state {
+        println!(
+            "epoch       {} (blocks written this epoch: {})",
+            st.epoch, st.next_seq
+        );
+        println!(
+            "reads peer  has read the peer's blocks before seq {} of epoch {}",
+            st.ack_seq, st.ack_epoch
+        );
+        if let Some(peer) = acknowledged_by(s, all) {
+            if peer.ack_epoch == st.epoch {
+                println!(
+                    "peer ack    node {} has read this volume's blocks before seq {} ({} block(s) not yet read)",
+                    sb.reader_node,
+                    peer.ack_seq,
+                    st.next_seq.saturating_sub(peer.ack_seq)
+                );
+            } else {
+                println!(
+                    "peer ack    node {} has acknowledged nothing of epoch {} yet",
+                    sb.reader_node, st.epoch
+                );
+            }
+        }
+    }
+}
+
+fn to_json(s: &VolumeStatus, all: &[VolumeStatus]) -> Value {
+    let sb = &s.superblock;
+    let state = s.state.as_ref().ok().map(|st| {
+        json!({
+            "state": st.state.name(),
+            "host": st.host_name_str(),
+            "epoch": st.epoch,
+            "next_seq": st.next_seq,
+            "ack_epoch": st.ack_epoch,
+            "ack_seq": st.ack_seq,
+            "update_count": st.update_count,
+        })
+    });
+    let peer_ack = acknowledged_by(s, all).map(|p| json!({"epoch": p.ack_epoch, "seq": p.ack_seq}));
+    json!({
+        "path": s.path.display().to_string(),
+        "writer_node": sb.writer_node,
+        "reader_node": sb.reader_node,
+        "writer": s.liveness.key(),
+        "updates_during_watch": s.updates,
+        "modified_ago_s": s.modified_ago_s,
+        "record": state,
+        "peer_ack": peer_ack,
+    })
+}

@@ -1,0 +1,114 @@
+//! `volnic status` tells a live writer from one that never started, one
+//! that shut down and one that crashed, and shows the peer's
+//! acknowledgement.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use volnic_core::{Link, LinkConfig, Volume};
+use volnic_tools::filevol::{FileVolume, OpenMode};
+use volnic_tools::pair::{format_pair, now_us, Endpoint, PairConfig};
+
+fn status(paths: &[&Path]) -> (String, serde_json::Value) {
+    let run = |json: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_volnic"));
+        cmd.args(["status", "--watch-ms", "1000"]).args(paths);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().expect("volnic status runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let json = serde_json::from_str(&run(true)).expect("valid JSON");
+    (run(false), json)
+}
+
+fn writer(json: &serde_json::Value, i: usize) -> &str {
+    json[i]["writer"].as_str().unwrap_or_default()
+}
+
+#[test]
+fn status_follows_the_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = PairConfig::new(dir.path(), 4096);
+    cfg.ring_blocks = 64;
+    cfg.peer_timeout_us = 1_000_000;
+    let (a, b) = format_pair(&cfg).unwrap();
+
+    let (_, json) = status(&[&a, &b]);
+    assert_eq!(
+        (writer(&json, 0), writer(&json, 1)),
+        ("never-started", "never-started")
+    );
+
+    // Two live endpoints on one shared file per direction.
+    let one = Endpoint::start(&cfg, 1, &a, &b, Box::new(|_| {})).unwrap();
+    let two = Endpoint::start(&cfg, 2, &b, &a, Box::new(|_| {})).unwrap();
+    assert!(one.wait_up(Duration::from_secs(10)) && two.wait_up(Duration::from_secs(10)));
+    for _ in 0..5 {
+        one.send(&[0xab; 200]).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (text, json) = status(&[&a, &b]);
+    assert_eq!(
+        (writer(&json, 0), writer(&json, 1)),
+        ("alive", "alive"),
+        "{text}"
+    );
+    assert!(json[0]["updates_during_watch"].as_u64().unwrap() > 0);
+    // Node 2 has read node 1's blocks: its acknowledgement, read from b.vol,
+    // is shown against a.vol and reaches a.vol's next sequence number.
+    let next_a = json[0]["record"]["next_seq"].as_u64().unwrap();
+    assert!(next_a >= 1, "{text}");
+    assert_eq!(json[0]["peer_ack"]["seq"].as_u64(), Some(next_a), "{text}");
+    assert!(text.contains("peer ack    node 2 has read this volume's blocks before seq"));
+    assert!(text.contains("(0 block(s) not yet read)"), "{text}");
+
+    two.stop();
+    let (_, json) = status(&[&a, &b]);
+    assert_eq!(writer(&json, 1), "shut-down");
+    one.stop();
+
+    // A writer that dies without shutting down leaves a record saying
+    // running that no longer changes.
+    {
+        let mut send = FileVolume::open(&a, OpenMode::ReadWrite).unwrap();
+        let mut recv = FileVolume::open(&b, OpenMode::ReadOnly).unwrap();
+        let mut link_cfg = LinkConfig::new(1);
+        link_cfg.set_peer_timeout_us(1_000_000);
+        let mut link = Link::open(link_cfg, &mut send, &mut recv, now_us(), 7).unwrap();
+        let start = now_us();
+        while now_us() - start < 300_000 {
+            link.poll(now_us(), &mut send, &mut recv, &mut |_: &[u8]| {})
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(send.len_bytes() > 0);
+        // Dropped here without `shutdown`: a crash.
+    }
+    let (text, json) = status(&[&a]);
+    assert_eq!(writer(&json, 0), "stale", "{text}");
+    assert!(text.contains("stopped without shutting down"), "{text}");
+}
+
+#[test]
+fn status_of_a_non_volume_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk");
+    std::fs::write(&junk, vec![0x5a; 8192]).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_volnic"))
+        .arg("status")
+        .arg(&junk)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("not a volnic volume"), "{err}");
+}
