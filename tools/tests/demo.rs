@@ -42,3 +42,38 @@ fn demo_runs_and_reports_a_working_link() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty(), "demo left files behind: {left:?}");
 }
+
+#[test]
+fn demo_netns_pings_across_and_removes_what_it_created() {
+    if let Some(why) = volnic_tools::netns::unavailable() {
+        assert!(
+            std::env::var_os("VOLNIC_REQUIRE_NETNS").is_none(),
+            "VOLNIC_REQUIRE_NETNS is set but `volnic demo --netns` cannot run: {why}"
+        );
+        eprintln!("skipping `volnic demo --netns`: {why}");
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_volnic"))
+        .args(["demo", "--netns", "--seconds", "1"])
+        .output()
+        .expect("volnic demo --netns runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ping = stdout
+        .lines()
+        .find(|l| l.starts_with("ping"))
+        .unwrap_or_default();
+    assert!(ping.contains("20 sent, 20 received"), "{stdout}");
+    // The namespaces it named are gone.
+    let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    for word in stdout.split_whitespace() {
+        if word.starts_with("vnl-demo-") {
+            assert!(!list.contains(word), "{word} left behind");
+        }
+    }
+}
