@@ -426,4 +426,13 @@ mod tests {
         let err = parse_settings_file("mtu = \"big\"\n").unwrap_err();
         assert!(err.starts_with("line 1:"), "{err}");
     }
+
+    #[test]
+    fn the_shipped_example_settings_file_is_valid() {
+        let file = parse_settings_file(include_str!("../../systemd/example.toml")).unwrap();
+        assert_eq!(file.tap.as_deref(), Some("volnic0"));
+        assert_eq!(file.peer_timeout_ms, Some(3000));
+        let unit = include_str!("../../systemd/volnic@.service");
+        assert!(unit.contains("up --config /etc/volnic/%i.toml"));
+    }
 }
