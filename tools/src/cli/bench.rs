@@ -16,7 +16,8 @@ use volnic_core::aligned::AlignedBuf;
 use volnic_core::Volume;
 
 use crate::pair::{
-    now_us, open_floor_volume, open_pair, probe_fields, probe_frame, Endpoint, PairConfig,
+    now_us, open_floor_volume, open_pair, probe_fields, probe_frame, thread_cpu_ns, Endpoint,
+    PairConfig,
 };
 
 #[derive(Args, Debug, Clone)]
@@ -88,6 +89,9 @@ pub struct Floor {
     /// The same with 1 MiB per write (what volnic writes at most at once
     /// under load).
     pub seq_write_batched_mbps: f64,
+    /// CPU (% of one core) of the least an idle poller can do at the poll
+    /// interval: one unbuffered block read, then sleep for the interval.
+    pub idle_poll_cpu_pct: f64,
 }
 
 /// Measures the floor on a scratch file in `dir`.
@@ -95,6 +99,7 @@ pub fn measure_floor(
     dir: &std::path::Path,
     block_size: u32,
     seconds: f64,
+    poll_us: u64,
 ) -> Result<Floor, String> {
     let bs = block_size as usize;
     let span: u64 = 64 << 20;
@@ -157,6 +162,14 @@ pub fn measure_floor(
     };
     let seq_write_mbps = seq(1)?;
     let seq_write_batched_mbps = seq(batch)?;
+    // The idle poller's floor: read the next slot, sleep, again.
+    let (cpu0, start) = (thread_cpu_ns(), Instant::now());
+    while start.elapsed() < budget.min(Duration::from_secs(2)) {
+        vol.read_at(0, rbuf.as_mut_slice()).map_err(io)?;
+        std::thread::sleep(Duration::from_micros(poll_us.max(1)));
+    }
+    let idle_poll_cpu_pct =
+        (thread_cpu_ns() - cpu0) as f64 / 1e9 * 100.0 / start.elapsed().as_secs_f64();
     let direct_io = vol.direct_io();
     drop(vol);
     let _ = std::fs::remove_file(&path);
@@ -166,6 +179,7 @@ pub fn measure_floor(
         read: Percentiles::of(&mut r),
         seq_write_mbps,
         seq_write_batched_mbps,
+        idle_poll_cpu_pct,
     })
 }
 
@@ -225,6 +239,9 @@ pub struct BenchReport {
     pub latency_ratio: f64,
     /// bulk MB/s / best sequential write MB/s.
     pub throughput_ratio: f64,
+    /// bulk MB/s / sequential write MB/s at one block per write (the raw
+    /// unbuffered bandwidth at this block size).
+    pub throughput_ratio_block: f64,
 }
 
 /// The pair of endpoints under test and what the receiver saw.
@@ -413,7 +430,7 @@ pub fn bench(args: &BenchArgs, show: bool) -> Result<BenchReport, String> {
     let secs = args.seconds.max(1);
     let phase = Duration::from_secs(secs);
     progress(show, "measuring the storage floor");
-    let floor = measure_floor(dir.path(), args.block_size, secs as f64 / 2.0)?;
+    let floor = measure_floor(dir.path(), args.block_size, secs as f64 / 2.0, args.poll_us)?;
     let mut cfg = PairConfig::new(dir.path(), args.block_size);
     cfg.poll_us = args.poll_us;
     cfg.flush_delay_us = args.flush_delay_ms * 1000;
@@ -432,7 +449,7 @@ pub fn bench(args: &BenchArgs, show: bool) -> Result<BenchReport, String> {
     progress(show, "heartbeats every 1 s");
     let heartbeat_1s = rig.heartbeats(
         Duration::from_secs(1),
-        phase.max(Duration::from_secs(3)),
+        phase.max(Duration::from_secs(10)),
         args.heartbeat_bytes,
         &mut seq,
     );
@@ -459,6 +476,7 @@ pub fn bench(args: &BenchArgs, show: bool) -> Result<BenchReport, String> {
         flush_delay_ms: args.flush_delay_ms,
         latency_ratio: heartbeat_1ms.latency_us.p99 as f64 / floor_trip,
         throughput_ratio: bulk.mb_per_s / best_seq,
+        throughput_ratio_block: bulk.mb_per_s / floor.seq_write_mbps.max(1e-9),
         floor,
         heartbeat_1ms,
         heartbeat_1s,
@@ -537,12 +555,18 @@ fn print_table(r: &BenchReport) {
     );
     println!();
     println!(
-        "CPU (% of one core): idle sender {:.2}, idle receiver {:.2}; under load sender {:.1}, receiver {:.1}",
-        r.cpu.idle_sender, r.cpu.idle_receiver, r.cpu.load_sender, r.cpu.load_receiver
+        "CPU (% of one core): idle sender {:.2}, idle receiver {:.2} (floor: one block read + sleep every {} µs = {:.2}); under load sender {:.1}, receiver {:.1}",
+        r.cpu.idle_sender,
+        r.cpu.idle_receiver,
+        r.poll_us,
+        f.idle_poll_cpu_pct,
+        r.cpu.load_sender,
+        r.cpu.load_receiver
     );
     println!(
-        "ratios: latency p99 / (write + read floor p50) = {:.2}; throughput / best sequential write = {:.0} %",
+        "ratios: latency p99 / (write + read floor p50) = {:.2}; throughput / sequential write at 1 block/write = {:.0} %, / best sequential write = {:.0} %",
         r.latency_ratio,
+        r.throughput_ratio_block * 100.0,
         r.throughput_ratio * 100.0
     );
 }

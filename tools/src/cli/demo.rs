@@ -41,7 +41,7 @@ pub fn run(args: DemoArgs) -> Result<(), String> {
         "volnic demo: two endpoints on file-backed volumes in {}, joined by the storage-mirror emulator",
         dir.path().display()
     );
-    let floor = measure_floor(dir.path(), args.block_size, 0.5)?;
+    let floor = measure_floor(dir.path(), args.block_size, 0.5, 1000)?;
     let mut cfg = PairConfig::new(dir.path(), args.block_size);
     cfg.mirror = true;
     cfg.ring_blocks = 256;
