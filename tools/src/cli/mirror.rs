@@ -87,10 +87,11 @@ pub fn run(args: MirrorArgs) -> Result<(), String> {
         if args.duration_ms.is_some() {
             ""
         } else {
-            "; stop with Ctrl-C"
+            "; SIGUSR1 cuts the mirror, SIGUSR2 resumes it, Ctrl-C stops it"
         }
     );
     let stop = Arc::new(AtomicBool::new(false));
+    watch_signals(mirror.pause_handle(), Arc::clone(&stop))?;
     if let Some(ms) = args.duration_ms {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || {
@@ -108,6 +109,37 @@ pub fn run(args: MirrorArgs) -> Result<(), String> {
         "mirror stopped"
     );
     result.map_err(|e| e.to_string())
+}
+
+/// SIGUSR1 cuts the mirror (nothing more is copied, as when an array's
+/// replication link fails), SIGUSR2 resumes it (what changed meanwhile is
+/// copied by the next sweep), SIGINT/SIGTERM stop it.
+fn watch_signals(pause: Arc<AtomicBool>, stop: Arc<AtomicBool>) -> Result<(), String> {
+    use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+    let mut signals = signal_hook::iterator::Signals::new([SIGUSR1, SIGUSR2, SIGINT, SIGTERM])
+        .map_err(|e| format!("cannot handle signals: {e}"))?;
+    std::thread::Builder::new()
+        .name("volnic-mirror-signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                match signal {
+                    SIGUSR1 => {
+                        pause.store(true, Ordering::Release);
+                        tracing::warn!("mirror cut (SIGUSR1): nothing is copied until SIGUSR2");
+                    }
+                    SIGUSR2 => {
+                        pause.store(false, Ordering::Release);
+                        tracing::warn!("mirror resumed (SIGUSR2)");
+                    }
+                    _ => {
+                        stop.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
+    Ok(())
 }
 
 #[cfg(test)]
