@@ -1,13 +1,17 @@
 //! The adapter's configuration: registry values read through NDIS
 //! (`NdisReadConfiguration` in adapter.rs), validated here in safe code.
 //!
+//! Names, defaults and ranges come from the settings table
+//! (`volnic_core::settings`), which the INF and `volnic config` share.
 //! Every bad value becomes a [`ConfigError`] whose message names the value
 //! and what to do; nothing here panics on registry input.
 
 use alloc::string::String;
 use core::fmt;
 
-use volnic_core::format::{MAX_BLOCK_SIZE, MAX_FRAME_LEN, MIN_BLOCK_SIZE};
+use volnic_core::settings::{self, Setting};
+
+pub use volnic_core::settings::parse_network_address as parse_mac;
 
 /// Where registry values come from (NDIS configuration on Windows, a map in
 /// tests). Absent and wrong-typed values read as `None`.
@@ -67,20 +71,17 @@ impl fmt::Display for ConfigError {
     }
 }
 
-fn ranged(
-    src: &mut dyn SettingSource,
-    name: &'static str,
-    default: u32,
-    min: u32,
-    max: u32,
-) -> Result<u32, ConfigError> {
-    let value = src.integer(name).unwrap_or(default);
-    if value < min || value > max {
+/// An integer setting: its default when absent, else checked against the
+/// table's range.
+fn ranged(src: &mut dyn SettingSource, setting: &Setting) -> Result<u32, ConfigError> {
+    let range = setting.range();
+    let value = src.integer(setting.name).unwrap_or(range.default);
+    if !range.contains(value) {
         return Err(ConfigError::OutOfRange {
-            name,
+            name: setting.name,
             value: value.into(),
-            min: min.into(),
-            max: max.into(),
+            min: range.min.into(),
+            max: range.max.into(),
         });
     }
     Ok(value)
@@ -92,62 +93,29 @@ fn non_empty(src: &mut dyn SettingSource, name: &'static str) -> Option<String> 
         .filter(|s| !s.is_empty())
 }
 
-/// Parses `NetworkAddress` as NDIS does: 12 hex digits, separators `-` or
-/// `:` allowed; multicast addresses are refused.
-pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
-    let mut mac = [0u8; 6];
-    let mut digits = 0usize;
-    for c in text.chars() {
-        if c == '-' || c == ':' {
-            continue;
-        }
-        let nibble = c.to_digit(16)? as u8;
-        if digits >= 12 {
-            return None;
-        }
-        mac[digits / 2] = (mac[digits / 2] << 4) | nibble;
-        digits += 1;
-    }
-    if digits != 12 || mac[0] & 1 != 0 || mac == [0; 6] {
-        return None;
-    }
-    Some(mac)
-}
-
-/// Case-insensitive comparison of two volume paths, ignoring a trailing
-/// separator (Windows paths are case-insensitive).
-fn same_path(a: &str, b: &str) -> bool {
-    let trim = |s: &str| String::from(s.trim_end_matches(['\\', '/']));
-    let (a, b) = (trim(a), trim(b));
-    a.len() == b.len()
-        && a.chars()
-            .zip(b.chars())
-            .all(|(x, y)| x.eq_ignore_ascii_case(&y))
-}
-
 impl AdapterConfig {
     /// Reads and validates every setting; defaults apply to absent optional
     /// values.
     pub fn from_source(src: &mut dyn SettingSource) -> Result<Self, ConfigError> {
-        let send_volume = non_empty(src, "SendVolume").ok_or(ConfigError::Missing("SendVolume"))?;
-        let receive_volume =
-            non_empty(src, "ReceiveVolume").ok_or(ConfigError::Missing("ReceiveVolume"))?;
-        if same_path(&send_volume, &receive_volume) {
+        let send_volume = non_empty(src, settings::SEND_VOLUME.name)
+            .ok_or(ConfigError::Missing(settings::SEND_VOLUME.name))?;
+        let receive_volume = non_empty(src, settings::RECEIVE_VOLUME.name)
+            .ok_or(ConfigError::Missing(settings::RECEIVE_VOLUME.name))?;
+        if settings::same_volume_path(&send_volume, &receive_volume) {
             return Err(ConfigError::SameVolume);
         }
-        let block_size = ranged(src, "BlockSize", 4096, MIN_BLOCK_SIZE, MAX_BLOCK_SIZE)?;
-        if !block_size.is_multiple_of(512) {
+        let block_size = ranged(src, &settings::BLOCK_SIZE)?;
+        if !settings::BLOCK_SIZE.range().on_step(block_size) {
             return Err(ConfigError::BlockSizeNotSectorMultiple(block_size));
         }
-        let flush_delay_ms = ranged(src, "FlushDelayMs", 0, 0, 1_000)?;
-        let poll_interval_us = ranged(src, "PollIntervalUs", 1_000, 50, 1_000_000)?;
-        let peer_timeout_ms = ranged(src, "PeerTimeoutMs", 3_000, 200, 60_000)?;
-        let node_id = ranged(src, "NodeId", 1, 1, 32)?;
-        let send_queue_kb = ranged(src, "SendQueueKb", 1_024, 64, 65_536)?;
-        let max_mtu = (MAX_FRAME_LEN - ETH_HEADER_LEN) as u32;
-        let mtu = ranged(src, "MTU", 1_500, 576, max_mtu.min(9_000))?;
-        let link_speed_mbps = ranged(src, "LinkSpeedMbps", 1_000, 1, 100_000)?;
-        let network_address = match non_empty(src, "NetworkAddress") {
+        let flush_delay_ms = ranged(src, &settings::FLUSH_DELAY_MS)?;
+        let poll_interval_us = ranged(src, &settings::POLL_INTERVAL_US)?;
+        let peer_timeout_ms = ranged(src, &settings::PEER_TIMEOUT_MS)?;
+        let node_id = ranged(src, &settings::NODE_ID)?;
+        let send_queue_kb = ranged(src, &settings::SEND_QUEUE_KB)?;
+        let mtu = ranged(src, &settings::MTU)?;
+        let link_speed_mbps = ranged(src, &settings::LINK_SPEED_MBPS)?;
+        let network_address = match non_empty(src, settings::NETWORK_ADDRESS.name) {
             None => None,
             Some(text) => Some(parse_mac(&text).ok_or(ConfigError::BadNetworkAddress)?),
         };
@@ -163,7 +131,7 @@ impl AdapterConfig {
             mtu,
             network_address,
             link_speed_mbps,
-            auth_key_file: non_empty(src, "AuthKeyFile"),
+            auth_key_file: non_empty(src, settings::AUTH_KEY_FILE.name),
         })
     }
 
@@ -249,6 +217,40 @@ mod tests {
             AdapterConfig::from_source(&mut m),
             Err(ConfigError::BadNetworkAddress)
         );
+    }
+
+    #[test]
+    fn absent_values_take_the_tables_defaults() {
+        let cfg = AdapterConfig::from_source(&mut base()).unwrap();
+        assert_eq!(cfg.block_size, settings::BLOCK_SIZE.range().default);
+        assert_eq!(cfg.flush_delay_us, 0);
+        assert_eq!(cfg.poll_interval_us, 1_000);
+        assert_eq!(cfg.peer_timeout_us, 3_000_000);
+        assert_eq!(cfg.node_id, 1);
+        assert_eq!(cfg.send_queue_bytes, 1024 * 1024);
+        assert_eq!(cfg.mtu, 1_500);
+        assert_eq!(cfg.link_speed_mbps, 1_000);
+        assert_eq!(cfg.network_address, None);
+        assert_eq!(cfg.auth_key_file, None);
+    }
+
+    #[test]
+    fn every_integer_setting_is_range_checked_at_both_ends() {
+        for setting in settings::ALL.iter() {
+            let settings::Kind::Integer(range) = setting.kind else {
+                continue;
+            };
+            let below = range.min.checked_sub(1).map(|v| (v, false));
+            let cases = [(range.min, true), (range.max, true), (range.max + 1, false)];
+            for (value, ok) in cases.into_iter().chain(below) {
+                let mut m = base();
+                let text: &'static str =
+                    alloc::boxed::Box::leak(value.to_string().into_boxed_str());
+                m.0.insert(setting.name, text);
+                let result = AdapterConfig::from_source(&mut m);
+                assert_eq!(result.is_ok(), ok, "{} = {value}: {result:?}", setting.name);
+            }
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod link_tests;
 pub mod mac;
 pub mod packer;
 pub mod queue;
+pub mod settings;
 pub mod stats;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;

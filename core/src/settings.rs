@@ -1,0 +1,348 @@
+//! The adapter's settings as data: every value the Windows miniport reads
+//! from its registry key, with its kind, default, range, the name Device
+//! Manager shows and a line of help.
+//!
+//! This table is the single source of those facts. The driver
+//! (`driver/config.rs`) validates registry values against it; the INF
+//! (`inf/volnic.inx`) carries one `Ndi\params` entry per row, and a test
+//! (`tests/tests/inf_agreement.rs`) holds the two together; `volnic config`
+//! validates what it writes against it.
+//!
+//! Registry value names are case-insensitive, as Windows treats them:
+//! [`find`] matches them that way.
+
+/// One registry value the adapter reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Setting {
+    /// The registry value name (and `Ndi\params` subkey).
+    pub name: &'static str,
+    pub kind: Kind,
+    /// The label Device Manager shows on the Advanced tab (`ParamDesc`).
+    pub display: &'static str,
+    /// One line: what the value does and what to set it to.
+    pub help: &'static str,
+}
+
+/// How a setting is stored and edited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Text (REG_SZ), edited in a text box (`Ndi\params` type `edit`).
+    Text(TextRule),
+    /// A number. Device Manager stores it as a decimal REG_SZ (`Ndi\params`
+    /// type `int`) and `NdisReadConfiguration` converts it; an absent value
+    /// takes the default.
+    Integer(IntRange),
+}
+
+/// The rules of a text setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TextRule {
+    /// The adapter does not start without it. An optional one shows Device
+    /// Manager's "Not Present" choice (`optional` = 1), which deletes it.
+    pub required: bool,
+    /// Longest text Device Manager accepts (`LimitText`), if limited.
+    pub limit_text: Option<u16>,
+    /// Device Manager upper-cases what is typed (`UpperCase` = 1).
+    pub upper_case: bool,
+}
+
+/// Default and range of an integer setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IntRange {
+    pub default: u32,
+    pub min: u32,
+    pub max: u32,
+    /// The value must be a multiple of this (1: any value in range).
+    pub step: u32,
+}
+
+impl IntRange {
+    /// Is `value` inside `min..=max`?
+    pub const fn contains(&self, value: u32) -> bool {
+        value >= self.min && value <= self.max
+    }
+
+    /// Is `value` a multiple of `step`?
+    pub const fn on_step(&self, value: u32) -> bool {
+        value.is_multiple_of(self.step)
+    }
+}
+
+impl Setting {
+    /// The default and range of an integer setting.
+    ///
+    /// # Panics
+    /// On a text setting (at compile time when used in a `const`).
+    pub const fn range(&self) -> IntRange {
+        match self.kind {
+            Kind::Integer(range) => range,
+            Kind::Text(_) => panic!("not an integer setting"),
+        }
+    }
+
+    /// May the value be absent? Integers always may (the default applies);
+    /// text only when it is not required.
+    pub const fn optional(&self) -> bool {
+        match self.kind {
+            Kind::Integer(_) => true,
+            Kind::Text(rule) => !rule.required,
+        }
+    }
+}
+
+const fn integer(default: u32, min: u32, max: u32, step: u32) -> Kind {
+    Kind::Integer(IntRange {
+        default,
+        min,
+        max,
+        step,
+    })
+}
+
+const PATH: Kind = Kind::Text(TextRule {
+    required: true,
+    limit_text: None,
+    upper_case: false,
+});
+
+pub const SEND_VOLUME: Setting = Setting {
+    name: "SendVolume",
+    kind: PATH,
+    display: "Send volume (path)",
+    help: "Volume this node writes: a drive-letter path, \\\\?\\Volume{GUID}\\..., \\\\.\\PhysicalDriveN or an NT path; required.",
+};
+
+pub const RECEIVE_VOLUME: Setting = Setting {
+    name: "ReceiveVolume",
+    kind: PATH,
+    display: "Receive volume (path)",
+    help: "Volume this node reads: the peer's send volume as the storage mirrors it; required, and never the send volume.",
+};
+
+pub const BLOCK_SIZE: Setting = Setting {
+    name: "BlockSize",
+    kind: integer(
+        4096,
+        crate::format::MIN_BLOCK_SIZE,
+        crate::format::MAX_BLOCK_SIZE,
+        512,
+    ),
+    display: "Block size (bytes)",
+    help: "Bytes per block: the block size both volumes were formatted with (volnic format --block-size).",
+};
+
+pub const FLUSH_DELAY_MS: Setting = Setting {
+    name: "FlushDelayMs",
+    kind: integer(0, 0, 1_000, 1),
+    display: "Partial block delay (ms)",
+    help: "How long a partly filled block waits for more frames before it is written; 0 writes it at once.",
+};
+
+pub const POLL_INTERVAL_US: Setting = Setting {
+    name: "PollIntervalUs",
+    kind: integer(1_000, 50, 1_000_000, 1),
+    display: "Receive poll interval (microseconds)",
+    help: "Longest wait between two reads of the receive volume when no frames arrive.",
+};
+
+pub const PEER_TIMEOUT_MS: Setting = Setting {
+    name: "PeerTimeoutMs",
+    kind: integer(3_000, 200, 60_000, 1),
+    display: "Peer timeout (ms)",
+    help: "The link goes down when the peer's records stop changing for this long.",
+};
+
+pub const NODE_ID: Setting = Setting {
+    name: "NodeId",
+    kind: integer(1, 1, 32, 1),
+    display: "Node number",
+    help: "This node's number, as given to volnic format --writer-node for its send volume.",
+};
+
+pub const SEND_QUEUE_KB: Setting = Setting {
+    name: "SendQueueKb",
+    kind: integer(1_024, 64, 65_536, 1),
+    display: "Send queue (KB)",
+    help: "Memory for frames waiting to be written to the send volume; a full queue drops frames like a busy NIC.",
+};
+
+/// Ethernet header in front of an IP packet (destination, source, EtherType).
+const ETH_HEADER_LEN: u32 = 14;
+/// Largest MTU offered: jumbo frames. Whatever the volume format could
+/// carry beyond that no Windows stack asks for.
+const MAX_MTU: u32 = 9_000;
+const _: () = assert!((MAX_MTU + ETH_HEADER_LEN) as usize <= crate::format::MAX_FRAME_LEN);
+
+pub const MTU: Setting = Setting {
+    name: "MTU",
+    kind: integer(1_500, 576, MAX_MTU, 1),
+    display: "MTU (bytes)",
+    help: "Largest IP packet; the largest frame is 14 bytes more. Give both nodes the same MTU.",
+};
+
+pub const LINK_SPEED_MBPS: Setting = Setting {
+    name: "LinkSpeedMbps",
+    kind: integer(1_000, 1, 100_000, 1),
+    display: "Reported link speed (Mbps)",
+    help: "The speed the adapter reports to Windows; it does not limit traffic.",
+};
+
+pub const NETWORK_ADDRESS: Setting = Setting {
+    name: "NetworkAddress",
+    kind: Kind::Text(TextRule {
+        required: false,
+        limit_text: Some(12),
+        upper_case: true,
+    }),
+    display: "Network Address",
+    help: "MAC address: 12 hex digits of a unicast address; when absent, a stable locally administered one.",
+};
+
+pub const AUTH_KEY_FILE: Setting = Setting {
+    name: "AuthKeyFile",
+    kind: Kind::Text(TextRule {
+        required: false,
+        limit_text: None,
+        upper_case: false,
+    }),
+    display: "Authentication key file",
+    help: "Key file of authenticated volumes. This driver version refuses it: authenticated volumes work with the Linux endpoint only.",
+};
+
+/// Every setting the adapter reads, in the order the driver reads them.
+pub const ALL: [Setting; 12] = [
+    SEND_VOLUME,
+    RECEIVE_VOLUME,
+    BLOCK_SIZE,
+    FLUSH_DELAY_MS,
+    POLL_INTERVAL_US,
+    PEER_TIMEOUT_MS,
+    NODE_ID,
+    SEND_QUEUE_KB,
+    MTU,
+    LINK_SPEED_MBPS,
+    NETWORK_ADDRESS,
+    AUTH_KEY_FILE,
+];
+
+/// The setting named `name`, compared case-insensitively as the registry
+/// compares value names.
+pub fn find(name: &str) -> Option<&'static Setting> {
+    ALL.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+}
+
+/// Do two volume paths name the same volume? Compared as Windows compares
+/// paths: case-insensitively, ignoring surrounding blanks and trailing
+/// separators. (Two different spellings of one volume, say a drive letter
+/// and its `\\?\Volume{GUID}`, are not caught here.)
+pub fn same_volume_path(a: &str, b: &str) -> bool {
+    let a = a.trim().trim_end_matches(['\\', '/']);
+    let b = b.trim().trim_end_matches(['\\', '/']);
+    a.len() == b.len()
+        && a.chars()
+            .zip(b.chars())
+            .all(|(x, y)| x.eq_ignore_ascii_case(&y))
+}
+
+/// Parses `NetworkAddress` as the adapter does: 12 hex digits, with `-` or
+/// `:` allowed anywhere between them; multicast, broadcast and all-zero
+/// addresses are refused.
+pub fn parse_network_address(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut digits = 0usize;
+    for c in text.chars() {
+        if c == '-' || c == ':' {
+            continue;
+        }
+        let nibble = c.to_digit(16)? as u8;
+        if digits >= 12 {
+            return None;
+        }
+        mac[digits / 2] = (mac[digits / 2] << 4) | nibble;
+        digits += 1;
+    }
+    if digits != 12 || mac[0] & 1 != 0 || mac == [0; 6] {
+        return None;
+    }
+    Some(mac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_found_case_insensitively() {
+        for (i, a) in ALL.iter().enumerate() {
+            for b in &ALL[i + 1..] {
+                assert!(!a.name.eq_ignore_ascii_case(b.name), "{} twice", a.name);
+            }
+            assert_eq!(find(&a.name.to_ascii_lowercase()), Some(a));
+        }
+        assert_eq!(find("Bogus"), None);
+    }
+
+    #[test]
+    fn every_integer_default_is_in_range_and_on_step() {
+        for s in ALL.iter() {
+            if let Kind::Integer(r) = s.kind {
+                assert!(r.step >= 1, "{}", s.name);
+                assert!(r.min <= r.max, "{}", s.name);
+                assert!(r.contains(r.default), "{}", s.name);
+                assert!(r.on_step(r.default), "{}", s.name);
+                assert!(r.on_step(r.min) && r.on_step(r.max), "{}", s.name);
+                assert!(
+                    r.max <= i32::MAX as u32,
+                    "{}: Device Manager's int is signed",
+                    s.name
+                );
+            }
+            assert!(s.display.is_ascii() && s.help.is_ascii(), "{}", s.name);
+            assert!(!s.help.contains('\n'), "{}: help is one line", s.name);
+        }
+    }
+
+    #[test]
+    fn only_the_volumes_are_required() {
+        let required: alloc::vec::Vec<_> = ALL
+            .iter()
+            .filter(|s| !s.optional())
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(required, ["SendVolume", "ReceiveVolume"]);
+    }
+
+    #[test]
+    fn block_size_range_is_the_formats() {
+        let r = BLOCK_SIZE.range();
+        assert_eq!((r.min, r.max, r.step), (512, 1 << 20, 512));
+        assert!(!r.on_step(1000));
+    }
+
+    #[test]
+    fn same_volume_path_ignores_case_and_trailing_separator() {
+        assert!(same_volume_path("C:\\v\\a.vol", "c:\\V\\A.VOL\\"));
+        assert!(same_volume_path(
+            " \\\\.\\PhysicalDrive2 ",
+            "\\\\.\\physicaldrive2"
+        ));
+        assert!(!same_volume_path("C:\\v\\a.vol", "C:\\v\\b.vol"));
+    }
+
+    #[test]
+    fn network_address_parsing() {
+        assert_eq!(
+            parse_network_address("02-11-22-33-44-55"),
+            Some([2, 0x11, 0x22, 0x33, 0x44, 0x55])
+        );
+        assert_eq!(
+            parse_network_address("021122334455"),
+            Some([2, 0x11, 0x22, 0x33, 0x44, 0x55])
+        );
+        assert_eq!(parse_network_address("0211223344"), None);
+        assert_eq!(parse_network_address("02112233445566"), None);
+        assert_eq!(parse_network_address("zz1122334455"), None);
+        assert_eq!(parse_network_address("010000000000"), None);
+        assert_eq!(parse_network_address("000000000000"), None);
+    }
+}
