@@ -263,15 +263,20 @@ impl FrameSender {
             self.shared.refused_length.fetch_add(1, Ordering::Relaxed);
             return Err(QueueError::BadLength);
         }
-        let pushed = self
-            .shared
-            .queue
-            .lock()
-            .map_err(|_| QueueError::Full)?
-            .push(frame);
+        let (pushed, was_empty) = {
+            let mut q = self.shared.queue.lock().map_err(|_| QueueError::Full)?;
+            let was_empty = q.is_empty();
+            (q.push(frame), was_empty)
+        };
         match pushed {
             Ok(_) => {
-                self.shared.wake.notify_one();
+                // The datapath waits only with an empty queue (or a closed
+                // window, which a new frame does not open): the first frame
+                // into an empty queue is the only one that must wake it. A
+                // wake per frame costs a futex call per frame under load.
+                if was_empty {
+                    self.shared.wake.notify_one();
+                }
                 Ok(())
             }
             Err(e) => {
@@ -462,9 +467,15 @@ pub fn probe_frame(seq: u64, len: usize) -> Vec<u8> {
     frame[..6].copy_from_slice(&[0x02, 0x76, 0x6e, 0, 0, 2]);
     frame[6..12].copy_from_slice(&[0x02, 0x76, 0x6e, 0, 0, 1]);
     frame[12..14].copy_from_slice(&[0x88, 0xb5]);
+    stamp_probe(&mut frame, seq);
+    frame
+}
+
+/// Rewrites the sequence number and send time of a probe frame in place
+/// (so a sender can reuse one buffer).
+pub fn stamp_probe(frame: &mut [u8], seq: u64) {
     frame[14..22].copy_from_slice(&seq.to_le_bytes());
     frame[22..30].copy_from_slice(&now_us().to_le_bytes());
-    frame
 }
 
 /// Sequence number and send time of a probe frame.

@@ -16,8 +16,8 @@ use volnic_core::aligned::AlignedBuf;
 use volnic_core::Volume;
 
 use crate::pair::{
-    now_us, open_floor_volume, open_pair, probe_fields, probe_frame, thread_cpu_ns, Endpoint,
-    PairConfig,
+    now_us, open_floor_volume, open_pair, probe_fields, probe_frame, stamp_probe, thread_cpu_ns,
+    Endpoint, PairConfig,
 };
 
 #[derive(Args, Debug, Clone)]
@@ -347,8 +347,10 @@ impl Rig {
         let start = Instant::now();
         let mut sent = 0u64;
         let mut full = 0u64;
+        let mut frame = probe_frame(*seq, len);
         while start.elapsed() < duration {
-            match self.sender.send(&probe_frame(*seq, len)) {
+            stamp_probe(&mut frame, *seq);
+            match self.sender.send(&frame) {
                 Ok(()) => {
                     sent += 1;
                     *seq += 1;
