@@ -426,6 +426,7 @@ pub const NDIS_PACKET_TYPE_ALL_LOCAL: u32 = 0x80;
 // Media and interface constants.
 pub const NdisMedium802_3: u32 = 0;
 pub const NdisPhysicalMediumUnspecified: u32 = 0;
+pub const NdisPhysicalMedium802_3: u32 = 14;
 pub const NdisInterfaceInternal: u32 = 0;
 pub const MediaConnectStateUnknown: u32 = 0;
 pub const MediaConnectStateConnected: u32 = 1;

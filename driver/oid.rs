@@ -16,6 +16,13 @@ use crate::datapath::{AdapterInfo, RxFilter, MULTICAST_LIST_MAX, RX_SLOTS};
 use crate::ndis::*;
 
 /// NDIS version the driver registers with (6.30).
+/// What the adapter says it is. The INF says the same (`*MediaType`,
+/// `*PhysicalMediaType`, `*IfType`; tests/tests/inf_agreement.rs checks),
+/// as netvmini does: an 802.3 adapter on an 802.3 medium.
+pub const MEDIUM: u32 = NdisMedium802_3;
+pub const PHYSICAL_MEDIUM: u32 = NdisPhysicalMedium802_3;
+pub const IF_TYPE: u16 = IF_TYPE_ETHERNET_CSMACD;
+
 pub const NDIS_MAJOR: u8 = 6;
 pub const NDIS_MINOR: u8 = 30;
 pub const DRIVER_MAJOR: u8 = 0;
@@ -279,8 +286,8 @@ pub fn query(oid: NDIS_OID, view: &AdapterView<'_>, buf: &mut [u8]) -> OidOutcom
             write(buf, &bytes)
         }
         OID_GEN_HARDWARE_STATUS => write_u32(buf, NdisHardwareStatusReady),
-        OID_GEN_MEDIA_SUPPORTED | OID_GEN_MEDIA_IN_USE => write_u32(buf, NdisMedium802_3),
-        OID_GEN_PHYSICAL_MEDIUM => write_u32(buf, NdisPhysicalMediumUnspecified),
+        OID_GEN_MEDIA_SUPPORTED | OID_GEN_MEDIA_IN_USE => write_u32(buf, MEDIUM),
+        OID_GEN_PHYSICAL_MEDIUM => write_u32(buf, PHYSICAL_MEDIUM),
         OID_GEN_MAXIMUM_LOOKAHEAD | OID_GEN_MAXIMUM_FRAME_SIZE => write_u32(buf, info.mtu),
         OID_GEN_CURRENT_LOOKAHEAD => write_u32(buf, view.lookahead),
         OID_GEN_MAXIMUM_TOTAL_SIZE | OID_GEN_TRANSMIT_BLOCK_SIZE | OID_GEN_RECEIVE_BLOCK_SIZE => {

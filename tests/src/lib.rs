@@ -1,5 +1,6 @@
 //! Shared helpers of the volnic test harness.
 
 pub mod hexdump;
+pub mod inf;
 pub mod memrig;
 pub mod node;

@@ -1,0 +1,786 @@
+//! `inf/volnic.inx` against the driver: every registry value the driver
+//! reads has an `Ndi\params` entry whose type, default, range, step,
+//! optional flag and label agree with the driver and its settings table,
+//! and the INF offers nothing the driver does not read. Also the adapter's
+//! identity (class, hardware ID, media types, service).
+//!
+//! The driver's side is taken from the driver itself, not only from the
+//! table: a recording registry source lists what `AdapterConfig::from_source`
+//! reads, and each INF default and bound is fed back through it.
+//!
+//! The checker is proved able to fail: each test in `altered_infs` changes
+//! one thing in the real INF text and expects the checker to name it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use volnic::config::{AdapterConfig, ConfigError, SettingSource};
+use volnic_core::settings::{self, Kind, Setting};
+use volnic_tests::inf::{Inf, RegEntry};
+
+const NET_CLASS_GUID: &str = "{4d36e972-e325-11ce-bfc1-08002be10318}";
+const HARDWARE_ID: &str = "root\\volnic";
+const SERVICE: &str = "volnic";
+/// `NCF_VIRTUAL` in `Characteristics`.
+const NCF_VIRTUAL: u32 = 0x1;
+/// AddService flag: the service is the device's function driver.
+const SPSVCINST_ASSOCSERVICE: u32 = 0x2;
+
+/// The keys an `Ndi\params\<name>` entry may have.
+const PARAM_KEYS: [&str; 10] = [
+    "ParamDesc",
+    "type",
+    "default",
+    "min",
+    "max",
+    "step",
+    "base",
+    "optional",
+    "LimitText",
+    "UpperCase",
+];
+
+fn shipped_inf() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../inf/volnic.inx");
+    std::fs::read_to_string(path).expect("inf/volnic.inx is readable")
+}
+
+// ---------------------------------------------------------------------------
+// The driver's side
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReadAs {
+    Text,
+    Integer,
+}
+
+/// A registry as NDIS presents it to the driver: every value stored as
+/// text (as Device Manager stores Advanced-tab values), integers converted
+/// from decimal on `NdisParameterInteger` reads. Records each read.
+#[derive(Default)]
+struct Registry {
+    values: BTreeMap<String, String>,
+    reads: Vec<(String, ReadAs)>,
+}
+
+impl Registry {
+    /// Just the two required volumes, so the driver reads every value.
+    fn minimal() -> Self {
+        let mut r = Registry::default();
+        r.set("SendVolume", "C:\\volnic\\a.vol");
+        r.set("ReceiveVolume", "C:\\volnic\\b.vol");
+        r
+    }
+    fn set(&mut self, name: &str, value: &str) {
+        self.values.insert(name.to_ascii_lowercase(), value.into());
+    }
+    fn remove(&mut self, name: &str) {
+        self.values.remove(&name.to_ascii_lowercase());
+    }
+}
+
+impl SettingSource for Registry {
+    fn string(&mut self, name: &str) -> Option<String> {
+        self.reads.push((name.into(), ReadAs::Text));
+        self.values.get(&name.to_ascii_lowercase()).cloned()
+    }
+    fn integer(&mut self, name: &str) -> Option<u32> {
+        self.reads.push((name.into(), ReadAs::Integer));
+        self.values.get(&name.to_ascii_lowercase())?.parse().ok()
+    }
+}
+
+/// The values the driver reads, in order, and how.
+fn driver_reads() -> Vec<(String, ReadAs)> {
+    let mut registry = Registry::minimal();
+    AdapterConfig::from_source(&mut registry).expect("the minimal registry is valid");
+    registry.reads
+}
+
+fn driver_with(changes: &[(&str, Option<&str>)]) -> Result<AdapterConfig, ConfigError> {
+    let mut registry = Registry::minimal();
+    for (name, value) in changes {
+        match value {
+            Some(v) => registry.set(name, v),
+            None => registry.remove(name),
+        }
+    }
+    AdapterConfig::from_source(&mut registry)
+}
+
+// ---------------------------------------------------------------------------
+// The checker
+// ---------------------------------------------------------------------------
+
+/// One `Ndi\params\<name>` entry: its values (keys lower-cased).
+#[derive(Default, Debug)]
+struct Param {
+    values: BTreeMap<String, (String, RegEntry)>,
+}
+
+impl Param {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .get(&key.to_ascii_lowercase())
+            .map(|(_, e)| e.value.as_str())
+    }
+}
+
+/// Everything wrong with `inf_text`, one line each (empty: it agrees).
+fn problems(inf_text: &str) -> Vec<String> {
+    let inf = match Inf::parse(inf_text) {
+        Ok(inf) => inf,
+        Err(e) => return vec![format!("the INF does not parse: {e}")],
+    };
+    let mut out = Vec::new();
+    out.extend(check_version(&inf).err());
+    let install = match find_install_section(&inf) {
+        Ok(name) => name,
+        Err(e) => {
+            out.push(e);
+            return out;
+        }
+    };
+    out.extend(check_identity(&inf, &install).err());
+    out.extend(check_service(&inf, &install).err());
+    match inf.add_reg(&install) {
+        Ok(entries) => {
+            out.extend(check_ndi(&entries));
+            out.extend(check_params(&entries));
+        }
+        Err(e) => out.push(e),
+    }
+    out
+}
+
+fn expect_value(inf: &Inf, section: &str, key: &str, want: &str) -> Result<(), String> {
+    match inf.value(section, key)? {
+        Some(v) if v.eq_ignore_ascii_case(want) => Ok(()),
+        Some(v) => Err(format!("[{section}] {key} is '{v}', expected '{want}'")),
+        None => Err(format!("[{section}] has no {key} (expected '{want}')")),
+    }
+}
+
+fn check_version(inf: &Inf) -> Result<(), String> {
+    expect_value(inf, "Version", "Signature", "$WINDOWS NT$")?;
+    expect_value(inf, "Version", "Class", "Net")?;
+    expect_value(inf, "Version", "ClassGuid", NET_CLASS_GUID)?;
+    expect_value(inf, "Version", "PnpLockdown", "1")
+}
+
+/// Follows [Manufacturer] to the models section that lists the hardware ID
+/// and returns its install (DDInstall) section.
+fn find_install_section(inf: &Inf) -> Result<String, String> {
+    let manufacturer = inf
+        .section("Manufacturer")
+        .ok_or("the INF has no [Manufacturer] section")?;
+    for line in &manufacturer.lines {
+        let Some(models) = line.fields.first() else {
+            continue;
+        };
+        // `Models, Decoration, Decoration...` names sections `Models.Decoration`.
+        let decorations: Vec<&String> = line.fields[1..].iter().collect();
+        let mut names: Vec<String> = decorations
+            .iter()
+            .map(|d| format!("{models}.{d}"))
+            .collect();
+        names.push(models.clone());
+        for name in names {
+            let Some(section) = inf.section(&name) else {
+                continue;
+            };
+            for device in &section.lines {
+                let ids = &device.fields[1..];
+                if ids.iter().any(|id| id.eq_ignore_ascii_case(HARDWARE_ID)) {
+                    if !name.contains("$ARCH$") {
+                        return Err(format!(
+                            "models section [{name}] is not decorated with NT$ARCH$ for stampinf"
+                        ));
+                    }
+                    return Ok(device.fields[0].clone());
+                }
+            }
+        }
+    }
+    Err(format!(
+        "no models section lists the hardware ID {HARDWARE_ID} (the one `volnic install` creates)"
+    ))
+}
+
+fn parse_number(text: &str) -> Option<u32> {
+    let text = text.trim();
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
+
+fn check_identity(inf: &Inf, install: &str) -> Result<(), String> {
+    let number = |key: &str| -> Result<u32, String> {
+        let v = inf
+            .value(install, key)?
+            .ok_or_else(|| format!("[{install}] has no {key}"))?;
+        parse_number(&v).ok_or_else(|| format!("[{install}] {key} = '{v}' is not a number"))
+    };
+    let characteristics = number("Characteristics")?;
+    if characteristics & NCF_VIRTUAL == 0 {
+        return Err(format!(
+            "[{install}] Characteristics {characteristics:#x} lacks NCF_VIRTUAL (0x1)"
+        ));
+    }
+    for (key, driver) in [
+        ("*IfType", u32::from(volnic::oid::IF_TYPE)),
+        ("*MediaType", volnic::oid::MEDIUM),
+        ("*PhysicalMediaType", volnic::oid::PHYSICAL_MEDIUM),
+    ] {
+        let inf_value = number(key)?;
+        if inf_value != driver {
+            return Err(format!(
+                "[{install}] {key} = {inf_value} but the driver reports {driver}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_service(inf: &Inf, install: &str) -> Result<(), String> {
+    let services = format!("{install}.Services");
+    let lines = inf.entries(&services, "AddService");
+    let line = lines
+        .iter()
+        .find(|l| {
+            l.fields
+                .first()
+                .is_some_and(|n| n.eq_ignore_ascii_case(SERVICE))
+        })
+        .ok_or_else(|| format!("[{services}] has no AddService = {SERVICE}, ..."))?;
+    let flags = line
+        .fields
+        .get(1)
+        .and_then(|f| parse_number(f))
+        .unwrap_or(0);
+    if flags & SPSVCINST_ASSOCSERVICE == 0 {
+        return Err(format!(
+            "[{services}] AddService {SERVICE} lacks flag 2 (SPSVCINST_ASSOCSERVICE)"
+        ));
+    }
+    let section = line
+        .fields
+        .get(2)
+        .ok_or_else(|| format!("[{services}] AddService {SERVICE} names no service section"))?;
+    expect_value(inf, section, "ServiceType", "1")?;
+    expect_value(inf, section, "StartType", "3")?;
+    expect_value(inf, section, "ErrorControl", "1")?;
+    expect_value(inf, section, "ServiceBinary", "%13%\\volnic.sys")
+}
+
+fn check_ndi(entries: &[RegEntry]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (subkey, name, want) in [
+        ("Ndi", "Service", SERVICE),
+        ("Ndi\\Interfaces", "UpperRange", "ndis5"),
+        ("Ndi\\Interfaces", "LowerRange", "ethernet"),
+    ] {
+        let found = entries.iter().find(|e| {
+            e.root.eq_ignore_ascii_case("HKR")
+                && e.subkey.eq_ignore_ascii_case(subkey)
+                && e.value_name.eq_ignore_ascii_case(name)
+        });
+        match found {
+            Some(e) if e.value.eq_ignore_ascii_case(want) => {}
+            Some(e) => out.push(format!(
+                "HKR,{subkey},{name} is '{}', expected '{want}'",
+                e.value
+            )),
+            None => out.push(format!("no HKR,{subkey},{name} = '{want}'")),
+        }
+    }
+    out
+}
+
+/// Groups the `HKR, Ndi\params\<name>, <key>, ...` entries by name.
+fn params(entries: &[RegEntry], out: &mut Vec<String>) -> BTreeMap<String, (String, Param)> {
+    let mut params: BTreeMap<String, (String, Param)> = BTreeMap::new();
+    for e in entries {
+        let lower = e.subkey.to_ascii_lowercase();
+        let Some(rest) = lower.strip_prefix("ndi\\params\\") else {
+            continue;
+        };
+        let name = &e.subkey[e.subkey.len() - rest.len()..];
+        if name.contains('\\') {
+            out.push(format!(
+                "line {}: HKR,{} (enum or other subkeys): no volnic setting has them",
+                e.number, e.subkey
+            ));
+            continue;
+        }
+        if !e.root.eq_ignore_ascii_case("HKR") {
+            out.push(format!(
+                "line {}: Ndi\\params under {} instead of HKR",
+                e.number, e.root
+            ));
+        }
+        if e.flags != 0 {
+            out.push(format!(
+                "line {}: Ndi\\params\\{name}\\{} has flags {:#x}: Ndi\\params values are REG_SZ (flags 0)",
+                e.number, e.value_name, e.flags
+            ));
+        }
+        let (_, param) = params
+            .entry(name.to_ascii_lowercase())
+            .or_insert_with(|| (name.to_string(), Param::default()));
+        let key = e.value_name.to_ascii_lowercase();
+        if !PARAM_KEYS.iter().any(|k| k.eq_ignore_ascii_case(&key)) {
+            out.push(format!(
+                "line {}: Ndi\\params\\{name} has an unknown key '{}'",
+                e.number, e.value_name
+            ));
+        }
+        if param
+            .values
+            .insert(key, (e.value_name.clone(), e.clone()))
+            .is_some()
+        {
+            out.push(format!(
+                "line {}: Ndi\\params\\{name}\\{} is given twice",
+                e.number, e.value_name
+            ));
+        }
+    }
+    params
+}
+
+fn check_params(entries: &[RegEntry]) -> Vec<String> {
+    let mut out = Vec::new();
+    let params = params(entries, &mut out);
+    let reads = driver_reads();
+    let read_names: BTreeSet<String> = reads.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
+
+    for (name, read_as) in &reads {
+        let Some((_, param)) = params.get(&name.to_ascii_lowercase()) else {
+            out.push(format!(
+                "the driver reads {name} but the INF has no Ndi\\params entry for it"
+            ));
+            continue;
+        };
+        let Some(setting) = settings::find(name) else {
+            out.push(format!(
+                "the driver reads {name}, which the settings table lacks"
+            ));
+            continue;
+        };
+        out.extend(
+            check_param(setting, *read_as, param)
+                .into_iter()
+                .map(|p| format!("Ndi\\params\\{name}: {p}")),
+        );
+    }
+    for (lower, (name, _)) in &params {
+        if !read_names.contains(lower) {
+            out.push(format!(
+                "the INF offers Ndi\\params\\{name} but the driver never reads it"
+            ));
+        }
+    }
+    out
+}
+
+/// One parameter against the driver's behaviour and the table's row.
+fn check_param(setting: &Setting, read_as: ReadAs, param: &Param) -> Vec<String> {
+    let mut out = Vec::new();
+    let name = setting.name;
+    match param.get("ParamDesc") {
+        Some(d) if d == setting.display => {}
+        other => out.push(format!(
+            "ParamDesc is {other:?}, the settings table says {:?}",
+            setting.display
+        )),
+    }
+    let inf_type = param.get("type").unwrap_or("").to_ascii_lowercase();
+    let optional = param.get("optional").is_some_and(|v| v.trim() == "1");
+    match (setting.kind, read_as) {
+        (Kind::Integer(range), ReadAs::Integer) => {
+            if !matches!(inf_type.as_str(), "int" | "dword" | "long" | "word") {
+                out.push(format!(
+                    "type is '{inf_type}' but the driver reads an integer (int or dword)"
+                ));
+            }
+            if optional {
+                out.push("optional = 1, but the driver has a default for it".into());
+            }
+            let number = |key: &str| param.get(key).map(|v| (v.to_string(), parse_number(v)));
+            // default: the driver behaves the same with it set as without.
+            match number("default") {
+                Some((_, Some(d))) => {
+                    if d != range.default {
+                        out.push(format!(
+                            "default {d} but the driver's default is {}",
+                            range.default
+                        ));
+                    }
+                    let with = driver_with(&[(name, Some(&d.to_string()))]);
+                    let without = driver_with(&[(name, None)]);
+                    if with != without {
+                        out.push(format!(
+                            "default {d}: the driver with it set ({with:?}) differs from the driver without it"
+                        ));
+                    }
+                }
+                Some((text, None)) => out.push(format!("default '{text}' is not a number")),
+                None => out.push("no default".into()),
+            }
+            for (key, bound, table) in [("min", true, range.min), ("max", false, range.max)] {
+                let Some((text, value)) = number(key) else {
+                    out.push(format!("no {key}"));
+                    continue;
+                };
+                let Some(value) = value else {
+                    out.push(format!("{key} '{text}' is not a number"));
+                    continue;
+                };
+                if value != table {
+                    out.push(format!("{key} {value} but the driver's {key} is {table}"));
+                }
+                if driver_with(&[(name, Some(&value.to_string()))]).is_err() {
+                    out.push(format!("{key} {value}: the driver refuses it"));
+                }
+                let beyond = if bound {
+                    value.checked_sub(1)
+                } else {
+                    value.checked_add(1)
+                };
+                if let Some(beyond) = beyond {
+                    if driver_with(&[(name, Some(&beyond.to_string()))]).is_ok() {
+                        out.push(format!(
+                            "{key} {value}: the driver also accepts {beyond}, outside the INF's range"
+                        ));
+                    }
+                }
+            }
+            let step = match number("step") {
+                None => 1,
+                Some((_, Some(s))) if s > 0 => s,
+                Some((text, _)) => {
+                    out.push(format!("step '{text}' is not a positive number"));
+                    1
+                }
+            };
+            if step != range.step {
+                out.push(format!(
+                    "step {step} but the driver accepts multiples of {}",
+                    range.step
+                ));
+            }
+            if range.step > 1 {
+                let off_step = range.min + range.step / 2;
+                if driver_with(&[(name, Some(&off_step.to_string()))]).is_ok() {
+                    out.push(format!(
+                        "the driver accepts {off_step}, which is off the step {}",
+                        range.step
+                    ));
+                }
+            }
+            if let Some(base) = param.get("base") {
+                if base.trim() != "10" {
+                    out.push(format!("base {base}: the driver documents decimal values"));
+                }
+            }
+            for key in ["LimitText", "UpperCase"] {
+                if param.get(key).is_some() {
+                    out.push(format!("{key} applies to edit fields, not to numbers"));
+                }
+            }
+        }
+        (Kind::Text(rule), ReadAs::Text) => {
+            if inf_type != "edit" {
+                out.push(format!(
+                    "type is '{inf_type}' but the driver reads text (edit)"
+                ));
+            }
+            match param.get("default") {
+                Some("") => {}
+                Some(d) => out.push(format!(
+                    "default '{d}' but the driver has no default text for it"
+                )),
+                None => out.push("no default (use \"\")".into()),
+            }
+            if optional == rule.required {
+                out.push(format!(
+                    "optional = {} but the settings table says required = {}",
+                    u8::from(optional),
+                    rule.required
+                ));
+            }
+            // What the driver does when the value is absent.
+            let absent = driver_with(&[(name, None)]);
+            let driver_requires = matches!(absent, Err(ConfigError::Missing(n)) if n == name);
+            if driver_requires == optional {
+                out.push(format!(
+                    "optional = {} but without it the driver {}",
+                    u8::from(optional),
+                    if driver_requires {
+                        "refuses to start"
+                    } else {
+                        "starts"
+                    }
+                ));
+            }
+            let limit = param
+                .get("LimitText")
+                .map(|v| (v.to_string(), parse_number(v)));
+            match (limit, rule.limit_text) {
+                (None, None) => {}
+                (Some((_, Some(l))), Some(want)) if l == u32::from(want) => {}
+                (got, want) => out.push(format!(
+                    "LimitText {:?} but the settings table says {want:?}",
+                    got.map(|g| g.0)
+                )),
+            }
+            let upper = param.get("UpperCase").is_some_and(|v| v.trim() == "1");
+            if upper != rule.upper_case {
+                out.push(format!(
+                    "UpperCase = {} but the settings table says {}",
+                    u8::from(upper),
+                    rule.upper_case
+                ));
+            }
+            for key in ["min", "max", "step", "base"] {
+                if param.get(key).is_some() {
+                    out.push(format!("{key} applies to numbers, not to edit fields"));
+                }
+            }
+        }
+        (kind, read_as) => out.push(format!(
+            "the settings table says {kind:?} but the driver reads it as {read_as:?}"
+        )),
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// The tests
+// ---------------------------------------------------------------------------
+
+#[test]
+fn the_shipped_inf_agrees_with_the_driver() {
+    let problems = problems(&shipped_inf());
+    assert!(
+        problems.is_empty(),
+        "inf/volnic.inx disagrees with the driver:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+#[test]
+fn the_settings_table_lists_exactly_what_the_driver_reads() {
+    let reads: Vec<(String, ReadAs)> = driver_reads();
+    let table: Vec<(String, ReadAs)> = settings::ALL
+        .iter()
+        .map(|s| {
+            let read_as = match s.kind {
+                Kind::Text(_) => ReadAs::Text,
+                Kind::Integer(_) => ReadAs::Integer,
+            };
+            (s.name.to_string(), read_as)
+        })
+        .collect();
+    assert_eq!(reads, table);
+}
+
+/// Changes the one line of `text` that contains every needle.
+fn alter_line(text: &str, needles: &[&str], change: impl Fn(&str) -> String) -> String {
+    let hits = text
+        .lines()
+        .filter(|l| needles.iter().all(|n| l.contains(n)))
+        .count();
+    assert_eq!(hits, 1, "expected one line with {needles:?}, found {hits}");
+    let mut out = String::new();
+    for line in text.lines() {
+        if needles.iter().all(|n| line.contains(n)) {
+            out.push_str(&change(line));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn replace_in_line(text: &str, needles: &[&str], from: &str, to: &str) -> String {
+    alter_line(text, needles, |l| {
+        assert!(l.contains(from), "'{from}' not in '{l}'");
+        l.replacen(from, to, 1)
+    })
+}
+
+fn without_lines(text: &str, needle: &str) -> String {
+    assert!(text.contains(needle));
+    text.lines()
+        .filter(|l| !l.contains(needle))
+        .flat_map(|l| [l, "\n"])
+        .collect()
+}
+
+fn expect_caught(altered: &str, what: &[&str]) {
+    let found = problems(altered);
+    assert!(
+        found.iter().any(|p| what.iter().all(|w| p.contains(w))),
+        "the checker missed an INF altered so that {what:?} should be reported; it said: {found:#?}"
+    );
+}
+
+#[test]
+fn altered_infs_are_caught() {
+    let inf = shipped_inf();
+    assert!(problems(&inf).is_empty(), "start from an agreeing INF");
+
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (
+            replace_in_line(&inf, &["params\\BlockSize", "default"], "4096", "8192"),
+            vec!["BlockSize", "default 8192"],
+        ),
+        (
+            replace_in_line(&inf, &["params\\MTU", "max"], "9000", "9001"),
+            vec!["MTU", "max 9001"],
+        ),
+        (
+            replace_in_line(&inf, &["params\\PeerTimeoutMs", "min"], "200", "100"),
+            vec!["PeerTimeoutMs", "min 100"],
+        ),
+        (
+            replace_in_line(&inf, &["params\\BlockSize", "step"], "512", "1"),
+            vec!["BlockSize", "step 1"],
+        ),
+        (
+            replace_in_line(&inf, &["params\\PeerTimeoutMs", "type"], "int", "edit"),
+            vec!["PeerTimeoutMs", "type is 'edit'"],
+        ),
+        (
+            replace_in_line(&inf, &["params\\SendVolume", "type"], "edit", "int"),
+            vec!["SendVolume", "type is 'int'"],
+        ),
+        (
+            without_lines(&inf, "Ndi\\params\\NodeId,"),
+            vec!["NodeId", "no Ndi\\params entry"],
+        ),
+        (
+            inf.replace(
+                "[Volnic.Params.Reg]\n",
+                "[Volnic.Params.Reg]\nHKR, Ndi\\params\\Bogus, ParamDesc, 0, \"Bogus\"\n",
+            ),
+            vec!["Bogus", "never reads"],
+        ),
+        (
+            without_lines(&inf, "params\\NetworkAddress, optional"),
+            vec!["NetworkAddress", "optional = 0"],
+        ),
+        (
+            inf.replace(
+                "[Volnic.Params.Reg]\n",
+                "[Volnic.Params.Reg]\nHKR, Ndi\\params\\ReceiveVolume, optional, 0, \"1\"\n",
+            ),
+            vec!["ReceiveVolume", "optional = 1"],
+        ),
+        (
+            replace_in_line(&inf, &["params\\NetworkAddress", "LimitText"], "12", "17"),
+            vec!["NetworkAddress", "LimitText"],
+        ),
+        (
+            replace_in_line(&inf, &["FlushDelayMs.Desc", "="], "Partial", "Partial-"),
+            vec!["FlushDelayMs", "ParamDesc"],
+        ),
+        (
+            replace_in_line(&inf, &["params\\NodeId", "max"], " 0, ", " 0x00010001, "),
+            vec!["NodeId", "REG_SZ"],
+        ),
+        (
+            replace_in_line(
+                &inf,
+                &["params\\LinkSpeedMbps", "default"],
+                "default",
+                "defualt",
+            ),
+            vec!["LinkSpeedMbps", "unknown key 'defualt'"],
+        ),
+        (
+            replace_in_line(&inf, &["*PhysicalMediaType"], "14", "0"),
+            vec!["*PhysicalMediaType = 0"],
+        ),
+        (
+            replace_in_line(&inf, &["*IfType"], "6 ", "71"),
+            vec!["*IfType = 71"],
+        ),
+        (
+            replace_in_line(&inf, &["Characteristics"], "0x1", "0x4"),
+            vec!["NCF_VIRTUAL"],
+        ),
+        (
+            replace_in_line(&inf, &["root\\volnic"], "root\\volnic", "root\\volnik"),
+            vec![HARDWARE_ID],
+        ),
+        (
+            replace_in_line(&inf, &["ServiceBinary"], "volnic.sys", "other.sys"),
+            vec!["ServiceBinary"],
+        ),
+        (
+            replace_in_line(&inf, &["StartType"], "3", "1"),
+            vec!["StartType"],
+        ),
+        (
+            replace_in_line(&inf, &["LowerRange"], "ethernet", "wan"),
+            vec!["LowerRange"],
+        ),
+        (
+            replace_in_line(&inf, &["ClassGuid"], "4d36e972", "4d36e973"),
+            vec!["ClassGuid"],
+        ),
+    ];
+    for (altered, what) in cases {
+        assert_ne!(altered, inf);
+        expect_caught(&altered, &what);
+    }
+}
+
+/// `cargo make` must stamp this very file: wdk-build's stampinf task reads
+/// `<output>/volnic.inf` (volnic = the package name), and Makefile.toml's
+/// copy task makes it from inf/volnic.inx.
+#[test]
+fn cargo_make_stamps_inf_volnic_inx() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let cargo: toml::Table = std::fs::read_to_string(format!("{root}/Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(cargo["package"]["name"].as_str(), Some("volnic"));
+    assert_eq!(
+        cargo["package"]["metadata"]["wdk"]["driver-model"]["driver-type"].as_str(),
+        Some("WDM")
+    );
+    let make: toml::Table = std::fs::read_to_string(format!("{root}/Makefile.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let task = &make["tasks"]["copy-inx-to-output"];
+    assert_eq!(task["script_runner"].as_str(), Some("@duckscript"));
+    let script = task["script"].as_str().unwrap();
+    assert!(
+        script.contains("${CARGO_MAKE_WORKING_DIRECTORY}/inf/volnic.inx"),
+        "{script}"
+    );
+    assert!(
+        script.contains("${WDK_BUILD_OUTPUT_DIRECTORY}/volnic.inf"),
+        "{script}"
+    );
+    let inx = shipped_inf();
+    assert!(inx.contains("NT$ARCH$"), "stampinf replaces $ARCH$");
+    let parsed = Inf::parse(&inx).unwrap();
+    assert_eq!(
+        parsed.value("Version", "DriverVer").unwrap(),
+        None,
+        "stampinf writes DriverVer; the .inx leaves it out"
+    );
+    assert!(
+        inx.is_ascii(),
+        "stampinf reads ANSI or UTF-16 INFs; keep it ASCII"
+    );
+}
