@@ -18,6 +18,7 @@ use serde::Deserialize;
 use tracing::{info, warn};
 use volnic_core::auth::AuthKey;
 use volnic_core::mac::{parse_mac, stable_mac};
+use volnic_core::settings::{self, Setting};
 
 use crate::cli::inspect::read_records;
 use crate::filevol::{FileVolume, OpenMode};
@@ -56,13 +57,13 @@ pub struct UpArgs {
     pub mtu: Option<u32>,
     /// How long a partly filled block waits for more frames [default: 0; 0..=1000].
     #[arg(long)]
-    pub flush_delay_ms: Option<u64>,
+    pub flush_delay_ms: Option<u32>,
     /// Longest wait between receive-volume polls when idle [default: 1000; 50..=1000000].
     #[arg(long)]
-    pub poll_us: Option<u64>,
+    pub poll_us: Option<u32>,
     /// The link goes down when the peer's record is this old [default: 3000; 200..=60000].
     #[arg(long)]
-    pub peer_timeout_ms: Option<u64>,
+    pub peer_timeout_ms: Option<u32>,
     /// This node's id [default: the send volume's writer].
     #[arg(long)]
     pub node_id: Option<u32>,
@@ -84,9 +85,9 @@ struct FileSettings {
     addr: Option<String>,
     mac: Option<String>,
     mtu: Option<u32>,
-    flush_delay_ms: Option<u64>,
-    poll_us: Option<u64>,
-    peer_timeout_ms: Option<u64>,
+    flush_delay_ms: Option<u32>,
+    poll_us: Option<u32>,
+    peer_timeout_ms: Option<u32>,
     node_id: Option<u32>,
     key_file: Option<PathBuf>,
     queue_kb: Option<u32>,
@@ -101,24 +102,25 @@ pub struct UpSettings {
     pub addr: Option<String>,
     pub mac: Option<[u8; 6]>,
     pub mtu: u32,
-    pub flush_delay_ms: u64,
-    pub poll_us: u64,
-    pub peer_timeout_ms: u64,
+    pub flush_delay_ms: u32,
+    pub poll_us: u32,
+    pub peer_timeout_ms: u32,
     pub node_id: Option<u32>,
     pub key_file: Option<PathBuf>,
     pub queue_kb: u32,
 }
 
-fn ranged<T: PartialOrd + std::fmt::Display + Copy>(
-    name: &str,
-    value: Option<T>,
-    default: T,
-    min: T,
-    max: T,
-) -> Result<T, String> {
-    let v = value.unwrap_or(default);
-    if v < min || v > max {
-        return Err(format!("{name} = {v} is outside {min}..={max}"));
+/// `value` (or the setting's default) checked against the range of the
+/// adapter setting of the same meaning: Linux and Windows nodes accept the
+/// same values.
+fn ranged(flag: &str, value: Option<u32>, setting: &Setting) -> Result<u32, String> {
+    let range = setting.range();
+    let v = value.unwrap_or(range.default);
+    if !range.contains(v) {
+        return Err(format!(
+            "{flag} = {v} is outside {}..={} (registry value {} on Windows)",
+            range.min, range.max, setting.name
+        ));
     }
     Ok(v)
 }
@@ -163,39 +165,31 @@ impl UpArgs {
                 .unwrap_or_else(|| "volnic0".into()),
             addr: self.addr.clone().or(file.addr),
             mac,
-            mtu: ranged("mtu", self.mtu.or(file.mtu), 1500, 576, 9000)?,
+            mtu: ranged("mtu", self.mtu.or(file.mtu), &settings::MTU)?,
             flush_delay_ms: ranged(
                 "flush-delay-ms",
                 self.flush_delay_ms.or(file.flush_delay_ms),
-                0,
-                0,
-                1000,
+                &settings::FLUSH_DELAY_MS,
             )?,
             poll_us: ranged(
                 "poll-us",
                 self.poll_us.or(file.poll_us),
-                1000,
-                50,
-                1_000_000,
+                &settings::POLL_INTERVAL_US,
             )?,
             peer_timeout_ms: ranged(
                 "peer-timeout-ms",
                 self.peer_timeout_ms.or(file.peer_timeout_ms),
-                3000,
-                200,
-                60_000,
+                &settings::PEER_TIMEOUT_MS,
             )?,
             node_id: match self.node_id.or(file.node_id) {
-                Some(id) => Some(ranged("node-id", Some(id), 1, 1, u32::MAX)?),
+                Some(id) => Some(ranged("node-id", Some(id), &settings::NODE_ID)?),
                 None => None,
             },
             key_file: self.key_file.clone().or(file.key_file),
             queue_kb: ranged(
                 "queue-kb",
                 self.queue_kb.or(file.queue_kb),
-                1024,
-                64,
-                65_536,
+                &settings::SEND_QUEUE_KB,
             )?,
         })
     }
@@ -263,9 +257,9 @@ pub fn up(settings: &UpSettings, stop: &AtomicBool) -> Result<(), String> {
     let mac = settings.mac.unwrap_or_else(|| stable_mac(&seed));
 
     let mut cfg = PairConfig::new(Path::new("."), superblock.block_size);
-    cfg.poll_us = settings.poll_us;
-    cfg.flush_delay_us = settings.flush_delay_ms * 1000;
-    cfg.peer_timeout_us = settings.peer_timeout_ms * 1000;
+    cfg.poll_us = u64::from(settings.poll_us);
+    cfg.flush_delay_us = u64::from(settings.flush_delay_ms) * 1000;
+    cfg.peer_timeout_us = u64::from(settings.peer_timeout_ms) * 1000;
     cfg.queue_bytes = settings.queue_kb as usize * 1024;
     cfg.auth_key = match &settings.key_file {
         Some(path) => Some(read_key_file(path)?),
@@ -412,7 +406,10 @@ mod tests {
         assert!(a.settings().unwrap_err().contains("same"));
         a.recv = Some("/v/b".into());
         a.mtu = Some(100);
-        assert_eq!(a.settings().unwrap_err(), "mtu = 100 is outside 576..=9000");
+        assert_eq!(
+            a.settings().unwrap_err(),
+            "mtu = 100 is outside 576..=9000 (registry value MTU on Windows)"
+        );
         a.mtu = None;
         a.mac = Some("01:00:5e:00:00:01".into());
         assert!(a.settings().unwrap_err().contains("not a unicast MAC"));
