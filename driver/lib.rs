@@ -5,7 +5,8 @@
 //! One file per concern (like netvmini): `entry` (DriverEntry,
 //! characteristics, Unload), `adapter` (initialize/halt/pause/restart,
 //! registry, OID entry), `oid` (answers), `datapath` (send, receive, the
-//! thread), `config` (settings). NDIS is reached through [`ndis_api::NdisApi`]
+//! thread), `config` (settings), `ndis` (the NDIS declarations, with their
+//! x64 layout assertions). NDIS is reached through [`ndis_api::NdisApi`]
 //! and the kernel through [`os::Os`]; on Windows both are the thin
 //! `windows` layer, in tests the `volnic-ndis-sim` crate.
 //!
@@ -22,14 +23,11 @@ pub mod adapter;
 pub mod config;
 pub mod datapath;
 pub mod entry;
+pub mod ndis;
 pub mod ndis_api;
 pub mod oid;
 pub mod os;
 #[cfg(windows)]
 mod windows;
-
-// The NDIS declarations the driver uses (see ndis_interim.rs).
-pub mod ndis_interim;
-pub use ndis_interim as ndis;
 
 pub use volnic_core as core_engine;

@@ -1,13 +1,24 @@
-//! Interim NDIS 6 declarations used by the miniport until the shared
-//! `driver/ndis.rs` (another engineer's issue) lands; then these are
-//! replaced by that module's declarations. Only what the driver touches.
+//! The NDIS 6 declarations the miniport uses, and only those: types,
+//! constants and callback signatures, `#[repr(C)]`. wdk-sys has no NDIS
+//! bindings, so they are written here by hand.
 //!
-//! Layouts are x64, from the public symbol-derived layouts of ndis.sys
-//! (ntdiff/headers, Windows 10 x64 builds: NET_BUFFER 0xb0, NET_BUFFER_LIST
-//! 0x180, NDIS_OID_REQUEST 0xf8, NDIS_STATUS_INDICATION 0x70, general
-//! attributes 0xe0, characteristics 0xa0 of which revision 2 uses 0x98) and
-//! ndis.h (revision sizes, constants); the `const` assertions at the end fail
-//! the build on any 64-bit target if a field moves.
+//! Every struct and union below carries a `Layout:` note naming where its
+//! x64 layout comes from, and the `layout` module at the end asserts its
+//! size and the offset of every field at compile time, so a field that moves
+//! fails the build on any 64-bit target (Linux here, x86_64 Windows there).
+//! A test checks that no declaration lacks either. The sources, as listed in
+//! `../shared/reference/ndis-facts/`:
+//!
+//! - **[ntdiff]**: the ntdiff/headers layouts derived from Microsoft's public
+//!   symbols of ndis.sys and ntoskrnl.exe, Windows 10 x64 builds (for example
+//!   `Win10_20H1_18836/x64/System32/ndis.sys/ALL.h`), which give each
+//!   field's offset and each struct's size.
+//! - **[ndis.h]**: Microsoft's NDIS reference documentation of ndis.h and
+//!   ntddndis.h: field order of revisions newer than those builds,
+//!   `NDIS_SIZEOF_*` (`RTL_SIZEOF_THROUGH_FIELD` of the revision's last
+//!   field), `*_REVISION_*`, object types, status codes, OIDs, enum values.
+//!
+//! Constants are from [ndis.h] unless noted.
 #![allow(
     non_camel_case_types,
     non_snake_case,
@@ -22,6 +33,7 @@ pub type NDIS_STATUS = i32;
 pub type NDIS_OID = u32;
 pub type NDIS_PORT_NUMBER = u32;
 
+/// Layout: [ntdiff] `_NDIS_OBJECT_HEADER`, size 0x4.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NDIS_OBJECT_HEADER {
@@ -30,6 +42,7 @@ pub struct NDIS_OBJECT_HEADER {
     pub Size: u16,
 }
 
+/// Layout: [ntdiff] `_UNICODE_STRING` (x64: Buffer at 0x8), size 0x10.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct UNICODE_STRING {
@@ -39,6 +52,9 @@ pub struct UNICODE_STRING {
 }
 pub type NDIS_STRING = UNICODE_STRING;
 
+/// Layout: [ntdiff] `_MDL`, size 0x30. Newer builds name the two USHORTs
+/// at 0xc and 0xe (AllocationProcessorNumber, Reserved); the driver never
+/// touches them, so they stay padding here.
 #[repr(C)]
 #[derive(Debug)]
 pub struct MDL {
@@ -52,6 +68,8 @@ pub struct MDL {
     pub ByteOffset: u32,
 }
 
+/// Layout: [ntdiff] `_NET_BUFFER`, size 0xb0: the header union (Next ..
+/// DataOffset, or an SLIST_HEADER) is 16-byte aligned and 0x30 long.
 #[repr(C, align(16))]
 #[derive(Debug)]
 pub struct NET_BUFFER {
@@ -74,13 +92,19 @@ pub struct NET_BUFFER {
     pub SharedMemoryInfo: *mut c_void,
 }
 
+/// Not an NDIS type: models `DECLSPEC_ALIGN(MEMORY_ALLOCATION_ALIGNMENT)`
+/// on the reserved arrays of NET_BUFFER and NET_BUFFER_LIST ([ndis.h]; the
+/// [ntdiff] offsets 0x40 and 0x30 show the 16-byte alignment).
 #[repr(C, align(16))]
 #[derive(Clone, Copy, Debug)]
 pub struct Aligned16<T>(pub T);
 
 /// Entries of `NET_BUFFER_LIST::NetBufferListInfo` (NDIS_NET_BUFFER_LIST_INFO).
-pub const NET_BUFFER_LIST_INFO_COUNT: usize = 30;
+pub const NET_BUFFER_LIST_INFO_COUNT: usize = 29;
 
+/// Layout: [ntdiff] `_NET_BUFFER_LIST`, size 0x180: 29
+/// `NetBufferListInfo` entries (MaxNetBufferListInfo of those builds) end at
+/// 0x178, and the 16-byte alignment pads the struct to 0x180.
 #[repr(C, align(16))]
 #[derive(Debug)]
 pub struct NET_BUFFER_LIST {
@@ -101,6 +125,8 @@ pub struct NET_BUFFER_LIST {
     pub NetBufferListInfo: [*mut c_void; NET_BUFFER_LIST_INFO_COUNT],
 }
 
+/// Layout: [ntdiff] `_NDIS_OID_REQUEST::_REQUEST_DATA::_QUERY` (and `_SET`),
+/// size 0x20.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct NDIS_OID_REQUEST_QUERY {
@@ -111,6 +137,7 @@ pub struct NDIS_OID_REQUEST_QUERY {
     pub BytesNeeded: u32,
 }
 
+/// Layout: [ntdiff] `_NDIS_OID_REQUEST::_REQUEST_DATA::_METHOD`, size 0x28.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct NDIS_OID_REQUEST_METHOD {
@@ -124,6 +151,7 @@ pub struct NDIS_OID_REQUEST_METHOD {
     pub BytesNeeded: u32,
 }
 
+/// Layout: [ntdiff] `_REQUEST_DATA`, size 0x28 (the METHOD member).
 /// `DATA` of NDIS_OID_REQUEST: QUERY_INFORMATION and SET_INFORMATION share
 /// one layout.
 #[repr(C)]
@@ -134,6 +162,10 @@ pub union NDIS_OID_REQUEST_DATA {
     pub METHOD_INFORMATION: NDIS_OID_REQUEST_METHOD,
 }
 
+/// Layout: [ntdiff] `_NDIS_OID_REQUEST` through `Reserved2` (0xea; the
+/// listed build pads to 0xf0), then the three NDIS 6.50 fields of revision 2
+/// from [ndis.h] (`SwitchId`, `VPortId`, `Flags`), size 0xf8. NDIS owns
+/// every OID request; the miniport only reads fields below 0xe8.
 #[repr(C)]
 pub struct NDIS_OID_REQUEST {
     pub Header: NDIS_OBJECT_HEADER,
@@ -179,6 +211,9 @@ pub type PnpEventFn = unsafe extern "system" fn(NDIS_HANDLE, *mut c_void);
 pub type ShutdownFn = unsafe extern "system" fn(NDIS_HANDLE, u32);
 pub type CancelOidFn = unsafe extern "system" fn(NDIS_HANDLE, *mut c_void);
 
+/// Layout: [ntdiff] `_NDIS_MINIPORT_DRIVER_CHARACTERISTICS` (revision 2,
+/// NDIS 6.1 and later), size 0x98. Revision 3 (NDIS 6.80) adds a handler
+/// the driver does not register.
 #[repr(C)]
 #[derive(Default)]
 pub struct NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
@@ -207,6 +242,8 @@ pub struct NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
     pub CancelDirectOidRequestHandler: Option<CancelOidFn>,
 }
 
+/// Layout: [ntdiff] `_NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES`, size
+/// 0x20 (revision 1 covers 0x1c of it).
 #[repr(C)]
 pub struct NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
     pub Header: NDIS_OBJECT_HEADER,
@@ -218,6 +255,8 @@ pub struct NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
 
 pub const NDIS_MAX_PHYS_ADDRESS_LENGTH: usize = 32;
 
+/// Layout: [ntdiff] `_NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES`, size 0xe0
+/// (revision 2).
 #[repr(C)]
 pub struct NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
     pub Header: NDIS_OBJECT_HEADER,
@@ -255,6 +294,8 @@ pub struct NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
     pub PowerManagementCapabilitiesEx: *mut c_void,
 }
 
+/// Layout: [ntdiff] `_NDIS_STATUS_INDICATION`, size 0x70; `Guid` is the
+/// 16-byte GUID at 0x3c.
 #[repr(C)]
 pub struct NDIS_STATUS_INDICATION {
     pub Header: NDIS_OBJECT_HEADER,
@@ -270,6 +311,7 @@ pub struct NDIS_STATUS_INDICATION {
     pub NdisReserved: [*mut c_void; 4],
 }
 
+/// Layout: [ntdiff] `_NDIS_LINK_STATE`, size 0x28.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NDIS_LINK_STATE {
@@ -282,6 +324,8 @@ pub struct NDIS_LINK_STATE {
     pub AutoNegotiationFlags: u32,
 }
 
+/// Layout: [ntdiff] `_NDIS_CONFIGURATION_OBJECT`, size 0x18 (revision 1
+/// covers 0x14 of it).
 #[repr(C)]
 pub struct NDIS_CONFIGURATION_OBJECT {
     pub Header: NDIS_OBJECT_HEADER,
@@ -289,6 +333,7 @@ pub struct NDIS_CONFIGURATION_OBJECT {
     pub Flags: u32,
 }
 
+/// Layout: [ntdiff] `BINARY_DATA` (x64: Buffer at 0x8), size 0x10.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct BINARY_DATA {
@@ -296,6 +341,8 @@ pub struct BINARY_DATA {
     pub Buffer: *mut c_void,
 }
 
+/// Layout: [ntdiff] the `ParameterData` union of
+/// `_NDIS_CONFIGURATION_PARAMETER`, size 0x10.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub union NDIS_CONFIGURATION_PARAMETER_DATA {
@@ -304,6 +351,8 @@ pub union NDIS_CONFIGURATION_PARAMETER_DATA {
     pub BinaryData: BINARY_DATA,
 }
 
+/// Layout: [ntdiff] `_NDIS_CONFIGURATION_PARAMETER`, size 0x18
+/// (`ParameterData` at 0x8).
 #[repr(C)]
 pub struct NDIS_CONFIGURATION_PARAMETER {
     pub ParameterType: u32,
@@ -314,6 +363,7 @@ pub const NdisParameterInteger: u32 = 0;
 pub const NdisParameterHexInteger: u32 = 1;
 pub const NdisParameterString: u32 = 2;
 
+/// Layout: [ntdiff] `_NET_BUFFER_LIST_POOL_PARAMETERS`, size 0x10.
 #[repr(C)]
 pub struct NET_BUFFER_LIST_POOL_PARAMETERS {
     pub Header: NDIS_OBJECT_HEADER,
@@ -324,6 +374,7 @@ pub struct NET_BUFFER_LIST_POOL_PARAMETERS {
     pub DataSize: u32,
 }
 
+/// Layout: [ntdiff] `_NDIS_STATISTICS_INFO`, size 0x98.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NDIS_STATISTICS_INFO {
@@ -484,78 +535,331 @@ pub const OID_PNP_CAPABILITIES: NDIS_OID = 0xFD01_0100;
 pub const OID_PNP_SET_POWER: NDIS_OID = 0xFD01_0101;
 pub const OID_PNP_QUERY_POWER: NDIS_OID = 0xFD01_0102;
 
+/// Size and field offsets of every declaration above, x64, from the sources
+/// named in each `Layout:` note. Checked wherever the crate builds for a
+/// 64-bit target.
 #[cfg(target_pointer_width = "64")]
 mod layout {
     use super::*;
-    use core::mem::{offset_of, size_of};
-    const _: () = assert!(size_of::<NDIS_OBJECT_HEADER>() == 4);
-    const _: () = assert!(size_of::<UNICODE_STRING>() == 0x10);
-    const _: () = assert!(size_of::<MDL>() == 0x30);
-    const _: () = assert!(offset_of!(MDL, MappedSystemVa) == 0x18);
-    const _: () = assert!(offset_of!(MDL, ByteCount) == 0x28);
-    const _: () = assert!(offset_of!(NET_BUFFER, CurrentMdlOffset) == 0x10);
-    const _: () = assert!(offset_of!(NET_BUFFER, DataLength) == 0x18);
-    const _: () = assert!(offset_of!(NET_BUFFER, MdlChain) == 0x20);
-    const _: () = assert!(offset_of!(NET_BUFFER, DataOffset) == 0x28);
-    const _: () = assert!(offset_of!(NET_BUFFER, ChecksumBias) == 0x30);
-    const _: () = assert!(offset_of!(NET_BUFFER, NdisPoolHandle) == 0x38);
-    const _: () = assert!(offset_of!(NET_BUFFER, NdisReserved) == 0x40);
-    const _: () = assert!(offset_of!(NET_BUFFER, ProtocolReserved) == 0x50);
-    const _: () = assert!(offset_of!(NET_BUFFER, MiniportReserved) == 0x80);
-    const _: () = assert!(offset_of!(NET_BUFFER, DataPhysicalAddress) == 0xa0);
-    const _: () = assert!(size_of::<NET_BUFFER>() == 0xb0);
-    const _: () = assert!(offset_of!(NET_BUFFER_LIST, NdisReserved) == 0x30);
-    const _: () = assert!(offset_of!(NET_BUFFER_LIST, MiniportReserved) == 0x60);
-    const _: () = assert!(offset_of!(NET_BUFFER_LIST, SourceHandle) == 0x78);
-    const _: () = assert!(offset_of!(NET_BUFFER_LIST, Status) == 0x8c);
-    const _: () = assert!(offset_of!(NET_BUFFER_LIST, NetBufferListInfo) == 0x90);
-    const _: () = assert!(size_of::<NET_BUFFER_LIST>() == 0x180);
-    const _: () = assert!(offset_of!(NDIS_OID_REQUEST, DATA) == 0x20);
-    const _: () = assert!(offset_of!(NDIS_OID_REQUEST, NdisReserved) == 0x48);
-    const _: () = assert!(offset_of!(NDIS_OID_REQUEST, MiniportReserved) == 0xc8);
-    const _: () = assert!(offset_of!(NDIS_OID_REQUEST, SupportedRevision) == 0xe8);
-    const _: () = assert!(size_of::<NDIS_OID_REQUEST>() == 0xf8);
-    const _: () = assert!(offset_of!(NDIS_OID_REQUEST_QUERY, BytesNeeded) == 0x18);
-    const _: () =
-        assert!(offset_of!(NDIS_MINIPORT_DRIVER_CHARACTERISTICS, SetOptionsHandler) == 0x10);
+    use core::mem::{align_of, offset_of, size_of};
+
+    /// `assert_layout!(T, size, { field: offset, ... })`: compile-time checks
+    /// of `size_of::<T>()` and of each field's offset.
+    macro_rules! assert_layout {
+        ($t:ty, $size:expr, { $($field:ident : $offset:expr),* $(,)? }) => {
+            const _: () = assert!(size_of::<$t>() == $size);
+            $(const _: () = assert!(offset_of!($t, $field) == $offset);)*
+        };
+    }
+
+    assert_layout!(NDIS_OBJECT_HEADER, 0x4, { Type: 0x0, Revision: 0x1, Size: 0x2 });
+    assert_layout!(UNICODE_STRING, 0x10, { Length: 0x0, MaximumLength: 0x2, Buffer: 0x8 });
+    assert_layout!(MDL, 0x30, {
+        Next: 0x0,
+        Size: 0x8,
+        MdlFlags: 0xa,
+        Process: 0x10,
+        MappedSystemVa: 0x18,
+        StartVa: 0x20,
+        ByteCount: 0x28,
+        ByteOffset: 0x2c,
+    });
+    assert_layout!(NET_BUFFER, 0xb0, {
+        Next: 0x0,
+        CurrentMdl: 0x8,
+        CurrentMdlOffset: 0x10,
+        DataLength: 0x18,
+        MdlChain: 0x20,
+        DataOffset: 0x28,
+        ChecksumBias: 0x30,
+        Reserved: 0x32,
+        NdisPoolHandle: 0x38,
+        NdisReserved: 0x40,
+        ProtocolReserved: 0x50,
+        MiniportReserved: 0x80,
+        DataPhysicalAddress: 0xa0,
+        SharedMemoryInfo: 0xa8,
+    });
+    const _: () = assert!(align_of::<Aligned16<[*mut c_void; 2]>>() == 16);
+    const _: () = assert!(size_of::<Aligned16<[*mut c_void; 2]>>() == 0x10);
+    const _: () = assert!(size_of::<Aligned16<[*mut c_void; 4]>>() == 0x20);
+    const _: () = assert!(size_of::<Aligned16<[*mut c_void; 6]>>() == 0x30);
+    assert_layout!(NET_BUFFER_LIST, 0x180, {
+        Next: 0x0,
+        FirstNetBuffer: 0x8,
+        Context: 0x10,
+        ParentNetBufferList: 0x18,
+        NdisPoolHandle: 0x20,
+        NdisReserved: 0x30,
+        ProtocolReserved: 0x40,
+        MiniportReserved: 0x60,
+        Scratch: 0x70,
+        SourceHandle: 0x78,
+        NblFlags: 0x80,
+        ChildRefCount: 0x84,
+        Flags: 0x88,
+        Status: 0x8c,
+        NetBufferListInfo: 0x90,
+    });
+    assert_layout!(NDIS_OID_REQUEST_QUERY, 0x20, {
+        Oid: 0x0,
+        InformationBuffer: 0x8,
+        InformationBufferLength: 0x10,
+        BytesWritten: 0x14,
+        BytesNeeded: 0x18,
+    });
+    assert_layout!(NDIS_OID_REQUEST_METHOD, 0x28, {
+        Oid: 0x0,
+        InformationBuffer: 0x8,
+        InputBufferLength: 0x10,
+        OutputBufferLength: 0x14,
+        MethodId: 0x18,
+        BytesWritten: 0x1c,
+        BytesRead: 0x20,
+        BytesNeeded: 0x24,
+    });
+    // A union's members all sit at offset 0 (repr(C)); only its size varies.
+    assert_layout!(NDIS_OID_REQUEST_DATA, 0x28, {});
+    assert_layout!(NDIS_OID_REQUEST, 0xf8, {
+        Header: 0x0,
+        RequestType: 0x4,
+        PortNumber: 0x8,
+        Timeout: 0xc,
+        RequestId: 0x10,
+        RequestHandle: 0x18,
+        DATA: 0x20,
+        NdisReserved: 0x48,
+        MiniportReserved: 0xc8,
+        SourceReserved: 0xd8,
+        SupportedRevision: 0xe8,
+        Reserved1: 0xe9,
+        Reserved2: 0xea,
+        SwitchId: 0xec,
+        VPortId: 0xf0,
+        Flags: 0xf4,
+    });
+    assert_layout!(NDIS_MINIPORT_DRIVER_CHARACTERISTICS, 0x98, {
+        Header: 0x0,
+        MajorNdisVersion: 0x4,
+        MinorNdisVersion: 0x5,
+        MajorDriverVersion: 0x6,
+        MinorDriverVersion: 0x7,
+        Flags: 0x8,
+        SetOptionsHandler: 0x10,
+        InitializeHandlerEx: 0x18,
+        HaltHandlerEx: 0x20,
+        UnloadHandler: 0x28,
+        PauseHandler: 0x30,
+        RestartHandler: 0x38,
+        OidRequestHandler: 0x40,
+        SendNetBufferListsHandler: 0x48,
+        ReturnNetBufferListsHandler: 0x50,
+        CancelSendHandler: 0x58,
+        CheckForHangHandlerEx: 0x60,
+        ResetHandlerEx: 0x68,
+        DevicePnPEventNotifyHandler: 0x70,
+        ShutdownHandlerEx: 0x78,
+        CancelOidRequestHandler: 0x80,
+        DirectOidRequestHandler: 0x88,
+        CancelDirectOidRequestHandler: 0x90,
+    });
+    assert_layout!(NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, 0x20, {
+        Header: 0x0,
+        MiniportAdapterContext: 0x8,
+        AttributeFlags: 0x10,
+        CheckForHangTimeInSeconds: 0x14,
+        InterfaceType: 0x18,
+    });
+    assert_layout!(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, 0xe0, {
+        Header: 0x0,
+        Flags: 0x4,
+        MediaType: 0x8,
+        PhysicalMediumType: 0xc,
+        MtuSize: 0x10,
+        MaxXmitLinkSpeed: 0x18,
+        XmitLinkSpeed: 0x20,
+        MaxRcvLinkSpeed: 0x28,
+        RcvLinkSpeed: 0x30,
+        MediaConnectState: 0x38,
+        MediaDuplexState: 0x3c,
+        LookaheadSize: 0x40,
+        PowerManagementCapabilities: 0x48,
+        MacOptions: 0x50,
+        SupportedPacketFilters: 0x54,
+        MaxMulticastListSize: 0x58,
+        MacAddressLength: 0x5c,
+        PermanentMacAddress: 0x5e,
+        CurrentMacAddress: 0x7e,
+        RecvScaleCapabilities: 0xa0,
+        AccessType: 0xa8,
+        DirectionType: 0xac,
+        ConnectionType: 0xb0,
+        IfType: 0xb4,
+        IfConnectorPresent: 0xb6,
+        SupportedStatistics: 0xb8,
+        SupportedPauseFunctions: 0xbc,
+        DataBackFillSize: 0xc0,
+        ContextBackFillSize: 0xc4,
+        SupportedOidList: 0xc8,
+        SupportedOidListLength: 0xd0,
+        AutoNegotiationFlags: 0xd4,
+        PowerManagementCapabilitiesEx: 0xd8,
+    });
+    assert_layout!(NDIS_STATUS_INDICATION, 0x70, {
+        Header: 0x0,
+        SourceHandle: 0x8,
+        PortNumber: 0x10,
+        StatusCode: 0x14,
+        Flags: 0x18,
+        DestinationHandle: 0x20,
+        RequestId: 0x28,
+        StatusBuffer: 0x30,
+        StatusBufferSize: 0x38,
+        Guid: 0x3c,
+        NdisReserved: 0x50,
+    });
+    assert_layout!(NDIS_LINK_STATE, 0x28, {
+        Header: 0x0,
+        MediaConnectState: 0x4,
+        MediaDuplexState: 0x8,
+        XmitLinkSpeed: 0x10,
+        RcvLinkSpeed: 0x18,
+        PauseFunctions: 0x20,
+        AutoNegotiationFlags: 0x24,
+    });
+    assert_layout!(NDIS_CONFIGURATION_OBJECT, 0x18, { Header: 0x0, NdisHandle: 0x8, Flags: 0x10 });
+    assert_layout!(BINARY_DATA, 0x10, { Length: 0x0, Buffer: 0x8 });
+    assert_layout!(NDIS_CONFIGURATION_PARAMETER_DATA, 0x10, {});
+    assert_layout!(NDIS_CONFIGURATION_PARAMETER, 0x18, { ParameterType: 0x0, ParameterData: 0x8 });
+    assert_layout!(NET_BUFFER_LIST_POOL_PARAMETERS, 0x10, {
+        Header: 0x0,
+        ProtocolId: 0x4,
+        fAllocateNetBuffer: 0x5,
+        ContextSize: 0x6,
+        PoolTag: 0x8,
+        DataSize: 0xc,
+    });
+    assert_layout!(NDIS_STATISTICS_INFO, 0x98, {
+        Header: 0x0,
+        SupportedStatistics: 0x4,
+        ifInDiscards: 0x8,
+        ifInErrors: 0x10,
+        ifHCInOctets: 0x18,
+        ifHCInUcastPkts: 0x20,
+        ifHCInMulticastPkts: 0x28,
+        ifHCInBroadcastPkts: 0x30,
+        ifHCOutOctets: 0x38,
+        ifHCOutUcastPkts: 0x40,
+        ifHCOutMulticastPkts: 0x48,
+        ifHCOutBroadcastPkts: 0x50,
+        ifOutErrors: 0x58,
+        ifOutDiscards: 0x60,
+        ifHCInUcastOctets: 0x68,
+        ifHCInMulticastOctets: 0x70,
+        ifHCInBroadcastOctets: 0x78,
+        ifHCOutUcastOctets: 0x80,
+        ifHCOutMulticastOctets: 0x88,
+        ifHCOutBroadcastOctets: 0x90,
+    });
+
+    // The revision sizes the driver puts in object headers are
+    // RTL_SIZEOF_THROUGH_FIELD of each revision's last field ([ndis.h]);
+    // computed here from the same declarations.
+    const fn through(offset: usize, field_size: usize) -> u16 {
+        (offset + field_size) as u16
+    }
     const _: () = assert!(
-        offset_of!(
-            NDIS_MINIPORT_DRIVER_CHARACTERISTICS,
-            CancelOidRequestHandler
-        ) == 0x80
-    );
-    const _: () = assert!(size_of::<NDIS_MINIPORT_DRIVER_CHARACTERISTICS>() == 0x98);
-    const _: () =
-        assert!(offset_of!(NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, InterfaceType) == 0x18);
-    const _: () =
-        assert!(offset_of!(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, MaxXmitLinkSpeed) == 0x18);
-    const _: () = assert!(
-        offset_of!(
-            NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
-            PowerManagementCapabilities
-        ) == 0x48
+        NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2
+            == through(
+                offset_of!(
+                    NDIS_MINIPORT_DRIVER_CHARACTERISTICS,
+                    CancelDirectOidRequestHandler
+                ),
+                8
+            )
     );
     const _: () = assert!(
-        offset_of!(
-            NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
-            PermanentMacAddress
-        ) == 0x5e
+        NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1
+            == through(
+                offset_of!(NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, InterfaceType),
+                4
+            )
     );
     const _: () = assert!(
-        offset_of!(
-            NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
-            RecvScaleCapabilities
-        ) == 0xa0
+        NDIS_SIZEOF_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2
+            == through(
+                offset_of!(
+                    NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+                    PowerManagementCapabilitiesEx
+                ),
+                8
+            )
     );
-    const _: () =
-        assert!(offset_of!(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, SupportedOidList) == 0xc8);
-    const _: () = assert!(size_of::<NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES>() == 0xe0);
-    const _: () = assert!(offset_of!(NDIS_STATUS_INDICATION, StatusCode) == 0x14);
-    const _: () = assert!(offset_of!(NDIS_STATUS_INDICATION, StatusBuffer) == 0x30);
-    const _: () = assert!(size_of::<NDIS_STATUS_INDICATION>() == 0x70);
-    const _: () = assert!(size_of::<NDIS_LINK_STATE>() == 0x28);
-    const _: () = assert!(size_of::<NDIS_CONFIGURATION_OBJECT>() == 0x18);
-    const _: () = assert!(size_of::<NDIS_CONFIGURATION_PARAMETER>() == 0x18);
-    const _: () = assert!(size_of::<NET_BUFFER_LIST_POOL_PARAMETERS>() == 0x10);
-    const _: () = assert!(size_of::<NDIS_STATISTICS_INFO>() == 0x98);
+    const _: () = assert!(
+        NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1
+            == through(offset_of!(NDIS_CONFIGURATION_OBJECT, Flags), 4)
+    );
+    const _: () = assert!(
+        NDIS_SIZEOF_STATUS_INDICATION_REVISION_1
+            == through(offset_of!(NDIS_STATUS_INDICATION, NdisReserved), 32)
+    );
+    const _: () = assert!(
+        NDIS_SIZEOF_LINK_STATE_REVISION_1
+            == through(offset_of!(NDIS_LINK_STATE, AutoNegotiationFlags), 4)
+    );
+    const _: () = assert!(
+        NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1
+            == through(offset_of!(NET_BUFFER_LIST_POOL_PARAMETERS, DataSize), 4)
+    );
+    const _: () = assert!(
+        NDIS_SIZEOF_STATISTICS_INFO_REVISION_1
+            == through(offset_of!(NDIS_STATISTICS_INFO, ifHCOutBroadcastOctets), 8)
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every struct and union declared here has a `Layout:` note naming its
+    /// source and an `assert_layout!` line; a new declaration without both
+    /// fails this test.
+    #[test]
+    fn every_declaration_names_its_source_and_is_asserted() {
+        let source = include_str!("ndis.rs");
+        let (declarations, asserts) = source
+            .split_once("mod layout {")
+            .expect("the layout module");
+        let mut doc = String::new();
+        let mut names = Vec::new();
+        for line in declarations.lines() {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with("///") {
+                doc.push_str(trimmed);
+                doc.push('\n');
+                continue;
+            }
+            for kind in ["pub struct ", "pub union "] {
+                if let Some(rest) = trimmed.strip_prefix(kind) {
+                    let name: String = rest
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    assert!(
+                        doc.contains("Layout: [ntdiff]") || doc.contains("Not an NDIS type"),
+                        "{name} has no `Layout:` note naming its source"
+                    );
+                    names.push(name);
+                }
+            }
+            if !trimmed.starts_with("#[") {
+                doc.clear();
+            }
+        }
+        assert!(names.len() >= 20, "found only {names:?}");
+        for name in names.iter().filter(|n| *n != "Aligned16") {
+            assert!(
+                asserts.contains(&format!("assert_layout!({name},")),
+                "{name} has no size/offset assertion"
+            );
+        }
+    }
 }
