@@ -89,8 +89,10 @@ pub struct Floor {
     /// The same with 1 MiB per write (what volnic writes at most at once
     /// under load).
     pub seq_write_batched_mbps: f64,
-    /// CPU (% of one core) of the least an idle poller can do at the poll
-    /// interval: one unbuffered block read, then sleep for the interval.
+    /// CPU (% of one core) of a bare idle poller at the poll interval: one
+    /// unbuffered block read, then sleep for the interval. Not a strict
+    /// floor (volnic's own wait can come out cheaper than `thread::sleep`),
+    /// but it shows what the storage read alone costs.
     pub idle_poll_cpu_pct: f64,
 }
 
@@ -557,7 +559,7 @@ fn print_table(r: &BenchReport) {
     );
     println!();
     println!(
-        "CPU (% of one core): idle sender {:.2}, idle receiver {:.2} (floor: one block read + sleep every {} µs = {:.2}); under load sender {:.1}, receiver {:.1}",
+        "CPU (% of one core): idle sender {:.2}, idle receiver {:.2} (a bare loop of one unbuffered block read + sleep every {} µs: {:.2}); under load sender {:.1}, receiver {:.1}",
         r.cpu.idle_sender,
         r.cpu.idle_receiver,
         r.poll_us,
