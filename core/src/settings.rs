@@ -11,6 +11,8 @@
 //! Registry value names are case-insensitive, as Windows treats them:
 //! [`find`] matches them that way.
 
+use alloc::string::String;
+
 /// One registry value the adapter reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Setting {
@@ -231,13 +233,40 @@ pub fn find(name: &str) -> Option<&'static Setting> {
     ALL.iter().find(|s| s.name.eq_ignore_ascii_case(name))
 }
 
+/// The NT object path the driver opens for a configured volume path
+/// (`ZwCreateFile` takes NT paths, not Win32 ones): `C:\v\a.vol` becomes
+/// `\??\C:\v\a.vol`; the Win32 device and long-path prefixes `\\.\` and
+/// `\\?\` become `\??\` (`\\.\PhysicalDrive3` → `\??\PhysicalDrive3`,
+/// `\\?\Volume{…}\a.vol` → `\??\Volume{…}\a.vol`); NT paths (`\??\…`,
+/// `\Device\…`) pass unchanged. Blanks around the path are dropped.
+pub fn nt_volume_path(path: &str) -> String {
+    let path = path.trim();
+    let has_prefix = |prefix: &str| {
+        path.get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    if has_prefix(r"\??\") || has_prefix(r"\Device\") {
+        return String::from(path);
+    }
+    let body = if has_prefix(r"\\.\") || has_prefix(r"\\?\") {
+        &path[4..]
+    } else {
+        path
+    };
+    let mut nt = String::from(r"\??\");
+    nt.push_str(body);
+    nt
+}
+
 /// Do two volume paths name the same volume? Compared as Windows compares
-/// paths: case-insensitively, ignoring surrounding blanks and trailing
-/// separators. (Two different spellings of one volume, say a drive letter
-/// and its `\\?\Volume{GUID}`, are not caught here.)
+/// paths: in their NT form ([`nt_volume_path`], so `\\.\PhysicalDrive1` and
+/// `\??\PhysicalDrive1` are one), case-insensitively, ignoring surrounding
+/// blanks and trailing separators. (Two different names of one volume, say
+/// a drive letter and its `\\?\Volume{GUID}`, are not caught here.)
 pub fn same_volume_path(a: &str, b: &str) -> bool {
-    let a = a.trim().trim_end_matches(['\\', '/']);
-    let b = b.trim().trim_end_matches(['\\', '/']);
+    let (a, b) = (nt_volume_path(a), nt_volume_path(b));
+    let a = a.trim_end_matches(['\\', '/']);
+    let b = b.trim_end_matches(['\\', '/']);
     a.len() == b.len()
         && a.chars()
             .zip(b.chars())
@@ -327,6 +356,35 @@ mod tests {
             "\\\\.\\physicaldrive2"
         ));
         assert!(!same_volume_path("C:\\v\\a.vol", "C:\\v\\b.vol"));
+        assert!(same_volume_path(
+            r"\\.\PhysicalDrive1",
+            r"\??\physicaldrive1"
+        ));
+        assert!(same_volume_path(r"\\?\Volume{1}\a", r"\\.\VOLUME{1}\A"));
+    }
+
+    #[test]
+    fn nt_volume_paths() {
+        for (win32, nt) in [
+            (r"C:\v\a.vol", r"\??\C:\v\a.vol"),
+            (r"\\.\PhysicalDrive3", r"\??\PhysicalDrive3"),
+            (
+                r"\\?\Volume{26a21bda-a627-11d7-9931-806e6f6e6963}\v\a.vol",
+                r"\??\Volume{26a21bda-a627-11d7-9931-806e6f6e6963}\v\a.vol",
+            ),
+            (r"\??\D:\a.vol", r"\??\D:\a.vol"),
+            (
+                r"\Device\HarddiskVolume4\a.vol",
+                r"\Device\HarddiskVolume4\a.vol",
+            ),
+            (
+                r"\device\Harddisk2\Partition0",
+                r"\device\Harddisk2\Partition0",
+            ),
+            (" E:\\b.vol ", r"\??\E:\b.vol"),
+        ] {
+            assert_eq!(nt_volume_path(win32), nt, "{win32}");
+        }
     }
 
     #[test]

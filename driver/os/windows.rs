@@ -82,17 +82,12 @@ fn volume_error(status: NTSTATUS) -> VolumeError {
     VolumeError::new(kind, i64::from(status))
 }
 
-/// `C:\x` and `\\.\PhysicalDrive3` become `\??\C:\x` and `\??\PhysicalDrive3`;
-/// NT paths (`\??\`, `\Device\`) pass unchanged.
+/// The configured path as the NT path `ZwCreateFile` takes, UTF-16: see
+/// `volnic_core::settings::nt_volume_path` (tested there on every host).
 fn nt_path(path: &str) -> Vec<u16> {
-    let body = if path.starts_with("\\??\\") || path.starts_with("\\Device\\") {
-        return path.encode_utf16().collect();
-    } else if let Some(rest) = path.strip_prefix("\\\\.\\") {
-        rest
-    } else {
-        path
-    };
-    "\\??\\".encode_utf16().chain(body.encode_utf16()).collect()
+    volnic_core::settings::nt_volume_path(path)
+        .encode_utf16()
+        .collect()
 }
 
 /// An open volume handle; closed on drop.
