@@ -20,6 +20,7 @@ use core::ffi::c_void;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
+use volnic_core::pacer::Pacer;
 use volnic_core::{Link, LinkError, QueueError, SendQueue};
 
 use crate::ndis::*;
@@ -36,8 +37,6 @@ pub const MAX_SEND_PARTS: usize = 64;
 /// Longest wait for the stack to return a receive NBL before a frame is
 /// dropped for want of one.
 const RX_SLOT_WAIT_US: u64 = 100_000;
-/// Shortest sleep of an idle datapath thread.
-const MIN_IDLE_WAIT_US: u64 = 100;
 /// Most multicast addresses the adapter filters on.
 pub const MULTICAST_LIST_MAX: usize = 32;
 
@@ -551,6 +550,7 @@ pub fn run<P: Platform>(shared: Arc<Shared<P>>, mut engine: Engine<P>) {
     let mut reported_up = shared.link_up.load(Ordering::Acquire);
     let mut filled: Vec<(u16, RxKind, usize)> = Vec::with_capacity(RX_SLOTS);
     let mut last_error: Option<LinkError> = None;
+    let mut pacer = Pacer::new(shared.info.poll_interval_us);
     loop {
         let now = P::monotonic_us();
         {
@@ -589,13 +589,13 @@ pub fn run<P: Platform>(shared: Arc<Shared<P>>, mut engine: Engine<P>) {
         );
         shared.indicate(&filled);
         filled.clear();
-        let mut next_due = now.saturating_add(shared.info.poll_interval_us);
-        let mut busy = false;
+        let wait_us = match &result {
+            Ok(report) => pacer.wait_us(P::monotonic_us(), report, engine.link.has_pending()),
+            Err(_) => shared.info.poll_interval_us,
+        };
         match result {
             Ok(report) => {
-                busy = report.busy();
                 last_error = None;
-                next_due = next_due.min(report.next_due_us);
                 if let Some(e) = report.write_error {
                     shared.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
                     trace_line::<P>(format_args!("volnic: send volume write failed: {e}"));
@@ -614,11 +614,10 @@ pub fn run<P: Platform>(shared: Arc<Shared<P>>, mut engine: Engine<P>) {
             reported_up = up;
             shared.indicate_link(up);
         }
-        // More work may be waiting right away only when this poll moved
-        // data; otherwise never spin, even if the engine says "due now".
-        let wait_us = next_due.saturating_sub(P::monotonic_us());
-        if !busy {
-            P::event_wait(&shared.wake, wait_us.max(MIN_IDLE_WAIT_US));
+        // The shared adaptive policy (volnic_core::pacer): fast polls right
+        // after traffic, the configured interval when quiet, never a spin.
+        if wait_us > 0 {
+            P::event_wait(&shared.wake, wait_us);
         }
     }
     let now = P::monotonic_us();

@@ -20,6 +20,7 @@ pub mod link;
 #[cfg(test)]
 mod link_tests;
 pub mod mac;
+pub mod pacer;
 pub mod packer;
 pub mod queue;
 pub mod settings;

@@ -13,19 +13,14 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use volnic_core::pacer::Pacer;
 use volnic_core::{Counters, Link, LinkConfig, QueueError, SendQueue, Volume};
 
 use crate::cli::format::{format, FormatArgs};
 use crate::filevol::{FileVolume, OpenMode};
 use crate::mirror::SyncMirror;
 
-/// Poll interval right after traffic. 100 µs rather than less: on a 2-core
-/// machine, 20 µs hot polls kept both datapaths busy at 1 ms heartbeats and
-/// scheduling delays pushed one-way p99.9 from about 1.1 ms to 2.4–3.9 ms
-/// (`volnic bench`, 4 KiB blocks, same p50).
-pub const HOT_POLL_US: u64 = 100;
-/// How long after the last traffic the datapath keeps polling fast.
-pub const HOT_WINDOW_US: u64 = 2_000;
+pub use volnic_core::pacer::{HOT_POLL_US, HOT_WINDOW_US};
 
 /// Settings of a pair.
 #[derive(Clone, Debug)]
@@ -320,7 +315,7 @@ fn datapath(
     poll_us: u64,
     sink: &mut Sink,
 ) {
-    let mut last_busy = now_us();
+    let mut pacer = Pacer::new(poll_us);
     let mut last_publish = 0u64;
     loop {
         let now = now_us();
@@ -355,22 +350,11 @@ fn datapath(
         };
         shared.link_up.store(report.link_up, Ordering::Relaxed);
         let now = now_us();
-        if report.busy() {
-            last_busy = now;
-        }
         if now.saturating_sub(last_publish) >= 100_000 {
             last_publish = now;
             publish(link, shared);
         }
-        let hot = now.saturating_sub(last_busy) < HOT_WINDOW_US;
-        let mut wait_us = if link.has_pending() && !report.flow_blocked {
-            0
-        } else if hot {
-            HOT_POLL_US
-        } else {
-            poll_us
-        };
-        wait_us = wait_us.min(report.next_due_us.saturating_sub(now));
+        let wait_us = pacer.wait_us(now, &report, link.has_pending());
         if wait_us == 0 {
             continue;
         }
