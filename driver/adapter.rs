@@ -18,6 +18,7 @@ use core::ffi::c_void;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+use volnic_core::auth::AuthKey;
 use volnic_core::{Link, LinkConfig, SendQueue};
 
 use crate::config::{default_mac, AdapterConfig, SettingSource};
@@ -143,12 +144,23 @@ struct Startup<P: Platform> {
     ready: AtomicBool,
 }
 
+/// Longest key file read (the secret is its content, trailing white space
+/// ignored, at least 16 bytes).
+const MAX_KEY_FILE: usize = 4096;
+
+/// Reads the shared secret of authenticated mode from `AuthKeyFile`.
+fn read_auth_key<P: Platform>(path: &str) -> Result<AuthKey, String> {
+    let bytes = P::read_small_file(path, MAX_KEY_FILE).map_err(|e| {
+        format!("AuthKeyFile '{path}': {e}: give the path of the key file both nodes share")
+    })?;
+    AuthKey::from_secret(bytes.trim_ascii_end()).map_err(|e| format!("AuthKeyFile '{path}': {e}"))
+}
+
 fn open_engine<P: Platform>(config: &AdapterConfig) -> Result<Engine<P>, String> {
-    if config.auth_key_file.is_some() {
-        return Err(String::from(
-            "AuthKeyFile is set but this driver build cannot read key files yet: remove it or use unauthenticated volumes",
-        ));
-    }
+    let auth_key = match &config.auth_key_file {
+        Some(path) => Some(read_auth_key::<P>(path)?),
+        None => None,
+    };
     let mut send = P::open_volume(&config.send_volume, true)
         .map_err(|e| format!("SendVolume '{}': {e}", config.send_volume))?;
     let mut recv = P::open_volume(&config.receive_volume, false)
@@ -157,6 +169,7 @@ fn open_engine<P: Platform>(config: &AdapterConfig) -> Result<Engine<P>, String>
     link_cfg.flush_delay_us = config.flush_delay_us;
     link_cfg.set_peer_timeout_us(config.peer_timeout_us);
     link_cfg.set_host_name("volnic-ndis");
+    link_cfg.auth_key = auth_key;
     let link = Link::open(
         link_cfg,
         &mut send,

@@ -208,7 +208,7 @@ pub const AUTH_KEY_FILE: Setting = Setting {
         upper_case: false,
     }),
     display: "Authentication key file",
-    help: "Key file of authenticated volumes. This driver version refuses it: authenticated volumes work with the Linux endpoint only.",
+    help: "Key file of authenticated volumes: the shared secret (at least 16 bytes) both nodes use; leave it absent for plain volumes.",
 };
 
 /// Every setting the adapter reads, in the order the driver reads them.

@@ -12,6 +12,7 @@
 //! without carrying an object around.
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
@@ -43,6 +44,10 @@ pub trait Os: 'static {
     /// for reading and writing (`write`, the send volume) or for reading
     /// only (the receive volume, often a write-disabled mirror target).
     fn open_volume(path: &str, write: bool) -> Result<Self::File, VolumeError>;
+    /// Reads a small regular file whole, through the cache (the key file of
+    /// authenticated mode); a file longer than `max_len` is an
+    /// `OutOfRange` error.
+    fn read_small_file(path: &str, max_len: usize) -> Result<Vec<u8>, VolumeError>;
     /// Pushes anything the storage stack still holds to stable storage.
     fn flush_volume(file: &mut Self::File) -> Result<(), VolumeError>;
 

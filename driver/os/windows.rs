@@ -64,6 +64,7 @@ const FILE_OPEN: u32 = 0x1;
 const FILE_WRITE_THROUGH: u32 = 0x2;
 const FILE_SYNCHRONOUS_IO_NONALERT: u32 = 0x20;
 const FILE_NO_INTERMEDIATE_BUFFERING: u32 = 0x8;
+const FILE_NON_DIRECTORY_FILE: u32 = 0x40;
 const OBJ_CASE_INSENSITIVE: u32 = 0x40;
 const OBJ_KERNEL_HANDLE: u32 = 0x200;
 const IOCTL_DISK_GET_LENGTH_INFO: u32 = 0x0007_405C;
@@ -103,6 +104,47 @@ impl Drop for KernelFile {
     fn drop(&mut self) {
         // SAFETY: the handle was opened by ZwCreateFile and is closed once.
         unsafe { ZwClose(self.handle) };
+    }
+}
+
+/// ZwCreateFile of an existing file by Win32 or NT path, as a kernel
+/// handle.
+fn create_file(path: &str, access: u32, share: u32, options: u32) -> Result<HANDLE, VolumeError> {
+    let mut wide = nt_path(path);
+    let mut name = UNICODE_STRING {
+        Length: (wide.len() * 2) as u16,
+        MaximumLength: (wide.len() * 2) as u16,
+        Buffer: wide.as_mut_ptr(),
+    };
+    let mut attributes = OBJECT_ATTRIBUTES {
+        Length: core::mem::size_of::<OBJECT_ATTRIBUTES>() as u32,
+        ObjectName: &mut name,
+        Attributes: OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE,
+        ..OBJECT_ATTRIBUTES::default()
+    };
+    let mut iosb = IO_STATUS_BLOCK::default();
+    let mut handle: HANDLE = ptr::null_mut();
+    // SAFETY: every pointer argument refers to a local that lives across
+    // the call; called at PASSIVE_LEVEL (datapath thread, initialization).
+    let status = unsafe {
+        ZwCreateFile(
+            &mut handle,
+            access,
+            &mut attributes,
+            &mut iosb,
+            ptr::null_mut(),
+            FILE_ATTRIBUTE_NORMAL,
+            share,
+            FILE_OPEN,
+            options,
+            ptr::null_mut(),
+            0,
+        )
+    };
+    if wdk_sys::NT_SUCCESS(status) {
+        Ok(handle)
+    } else {
+        Err(volume_error(status))
     }
 }
 
@@ -255,44 +297,54 @@ impl Os for WindowsOs {
         } else {
             GENERIC_READ | SYNCHRONIZE
         };
-        let mut wide = nt_path(path);
-        let mut name = UNICODE_STRING {
-            Length: (wide.len() * 2) as u16,
-            MaximumLength: (wide.len() * 2) as u16,
-            Buffer: wide.as_mut_ptr(),
-        };
-        let mut attributes = OBJECT_ATTRIBUTES {
-            Length: core::mem::size_of::<OBJECT_ATTRIBUTES>() as u32,
-            ObjectName: &mut name,
-            Attributes: OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE,
-            ..OBJECT_ATTRIBUTES::default()
-        };
+        let handle = create_file(
+            path,
+            access,
+            FILE_SHARE_READ | FILE_SHARE_WRITE,
+            FILE_SYNCHRONOUS_IO_NONALERT | FILE_NO_INTERMEDIATE_BUFFERING | FILE_WRITE_THROUGH,
+        )?;
+        Ok(KernelFile {
+            len: query_len(handle),
+            handle,
+        })
+    }
+
+    fn read_small_file(path: &str, max_len: usize) -> Result<Vec<u8>, VolumeError> {
+        let handle = create_file(
+            path,
+            GENERIC_READ | SYNCHRONIZE,
+            FILE_SHARE_READ,
+            FILE_SYNCHRONOUS_IO_NONALERT | FILE_NON_DIRECTORY_FILE,
+        )?;
+        // Closes the handle on every path out.
+        let file = KernelFile { handle, len: 0 };
+        let mut buf = alloc::vec![0u8; max_len + 1];
         let mut iosb = IO_STATUS_BLOCK::default();
-        let mut handle: HANDLE = ptr::null_mut();
-        // SAFETY: every pointer argument refers to a local that lives across
-        // the call; runs at PASSIVE_LEVEL on the datapath thread.
+        let mut at = LARGE_INTEGER { QuadPart: 0 };
+        // SAFETY: synchronous read into `buf` of at most its length; every
+        // pointer refers to a local that lives across the call.
         let status = unsafe {
-            ZwCreateFile(
-                &mut handle,
-                access,
-                &mut attributes,
+            ZwReadFile(
+                file.handle,
+                ptr::null_mut(),
+                None,
+                ptr::null_mut(),
                 &mut iosb,
+                buf.as_mut_ptr().cast(),
+                buf.len() as u32,
+                &mut at,
                 ptr::null_mut(),
-                FILE_ATTRIBUTE_NORMAL,
-                FILE_SHARE_READ | FILE_SHARE_WRITE,
-                FILE_OPEN,
-                FILE_SYNCHRONOUS_IO_NONALERT | FILE_NO_INTERMEDIATE_BUFFERING | FILE_WRITE_THROUGH,
-                ptr::null_mut(),
-                0,
             )
         };
         if !wdk_sys::NT_SUCCESS(status) {
             return Err(volume_error(status));
         }
-        Ok(KernelFile {
-            len: query_len(handle),
-            handle,
-        })
+        let read = iosb.Information as usize;
+        if read > max_len {
+            return Err(VolumeError::new(VolumeErrorKind::OutOfRange, 0));
+        }
+        buf.truncate(read);
+        Ok(buf)
     }
 
     fn flush_volume(file: &mut KernelFile) -> Result<(), VolumeError> {

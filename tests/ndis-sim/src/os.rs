@@ -113,6 +113,21 @@ impl Os for Sim {
         }
     }
 
+    fn read_small_file(path: &str, max_len: usize) -> Result<Vec<u8>, VolumeError> {
+        let bytes = std::fs::read(path).map_err(|e| {
+            let kind = match e.kind() {
+                std::io::ErrorKind::NotFound => VolumeErrorKind::NotFound,
+                std::io::ErrorKind::PermissionDenied => VolumeErrorKind::PermissionDenied,
+                _ => VolumeErrorKind::Io,
+            };
+            VolumeError::new(kind, e.raw_os_error().map_or(0, i64::from))
+        })?;
+        if bytes.len() > max_len {
+            return Err(VolumeError::new(VolumeErrorKind::OutOfRange, 0));
+        }
+        Ok(bytes)
+    }
+
     fn flush_volume(_file: &mut SimFile) -> Result<(), VolumeError> {
         // FileVolume writes through (O_DIRECT or O_DSYNC) already.
         Ok(())

@@ -27,11 +27,17 @@ pub struct LinkFiles {
 
 const LINK_ID: [u8; 16] = *b"volnic-sim-link!";
 
-fn superblock(block_size: u32, ring_blocks: u32, writer: u32, reader: u32) -> Superblock {
+fn superblock(
+    block_size: u32,
+    ring_blocks: u32,
+    writer: u32,
+    reader: u32,
+    flags: u32,
+) -> Superblock {
     Superblock {
         block_size,
         ring_blocks,
-        flags: 0,
+        flags,
         link_id: LINK_ID,
         writer_node: writer,
         reader_node: reader,
@@ -47,8 +53,9 @@ pub fn make_direction(
     ring_blocks: u32,
     writer: u32,
     reader: u32,
+    flags: u32,
 ) {
-    let sb = superblock(block_size, ring_blocks, writer, reader);
+    let sb = superblock(block_size, ring_blocks, writer, reader, flags);
     let len = sb.geometry().volume_bytes();
     let primary = FileVolume::create(send, len, true).expect("create send volume file");
     let secondary = FileVolume::create(recv, len, true).expect("create receive volume file");
@@ -60,6 +67,12 @@ pub fn make_direction(
 
 /// Two mirrored directions in `dir` for nodes 1 and 2.
 pub fn make_link(dir: &Path, block_size: u32, ring_blocks: u32) -> LinkFiles {
+    make_link_with(dir, block_size, ring_blocks, 0)
+}
+
+/// As [`make_link`], with superblock `flags` (e.g.
+/// `SB_FLAG_AUTHENTICATED`) on both directions.
+pub fn make_link_with(dir: &Path, block_size: u32, ring_blocks: u32, flags: u32) -> LinkFiles {
     let files = LinkFiles {
         a_send: dir.join("a-send.vol"),
         b_recv: dir.join("b-recv.vol"),
@@ -67,7 +80,23 @@ pub fn make_link(dir: &Path, block_size: u32, ring_blocks: u32) -> LinkFiles {
         a_recv: dir.join("a-recv.vol"),
         block_size,
     };
-    make_direction(&files.a_send, &files.b_recv, block_size, ring_blocks, 1, 2);
-    make_direction(&files.b_send, &files.a_recv, block_size, ring_blocks, 2, 1);
+    make_direction(
+        &files.a_send,
+        &files.b_recv,
+        block_size,
+        ring_blocks,
+        1,
+        2,
+        flags,
+    );
+    make_direction(
+        &files.b_send,
+        &files.a_recv,
+        block_size,
+        ring_blocks,
+        2,
+        1,
+        flags,
+    );
     files
 }
