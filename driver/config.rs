@@ -143,17 +143,7 @@ impl AdapterConfig {
 
 /// A locally administered unicast MAC that stays the same for an adapter as
 /// long as its identity (`seed`: the send volume path and node id) does.
-pub fn default_mac(seed: &[u8]) -> [u8; 6] {
-    // FNV-1a: small, stable across builds and hosts.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &byte in seed {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    let b = hash.to_le_bytes();
-    // 0x02: locally administered, unicast.
-    [(b[0] & 0xfc) | 0x02, b[1], b[2], b[3], b[4], b[5]]
-}
+pub use volnic_core::mac::stable_mac as default_mac;
 
 #[cfg(test)]
 mod tests {

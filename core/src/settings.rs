@@ -273,28 +273,9 @@ pub fn same_volume_path(a: &str, b: &str) -> bool {
             .all(|(x, y)| x.eq_ignore_ascii_case(&y))
 }
 
-/// Parses `NetworkAddress` as the adapter does: 12 hex digits, with `-` or
-/// `:` allowed anywhere between them; multicast, broadcast and all-zero
-/// addresses are refused.
-pub fn parse_network_address(text: &str) -> Option<[u8; 6]> {
-    let mut mac = [0u8; 6];
-    let mut digits = 0usize;
-    for c in text.chars() {
-        if c == '-' || c == ':' {
-            continue;
-        }
-        let nibble = c.to_digit(16)? as u8;
-        if digits >= 12 {
-            return None;
-        }
-        mac[digits / 2] = (mac[digits / 2] << 4) | nibble;
-        digits += 1;
-    }
-    if digits != 12 || mac[0] & 1 != 0 || mac == [0; 6] {
-        return None;
-    }
-    Some(mac)
-}
+/// A `NetworkAddress` value as a unicast MAC (12 hex digits, optionally
+/// separated by `:` or `-`); the same parser the Linux endpoint uses.
+pub use crate::mac::parse_mac as parse_network_address;
 
 #[cfg(test)]
 mod tests {
