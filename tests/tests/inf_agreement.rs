@@ -18,7 +18,8 @@ use volnic_core::settings::{self, Kind, Setting};
 use volnic_tests::inf::{Inf, RegEntry};
 
 const NET_CLASS_GUID: &str = "{4d36e972-e325-11ce-bfc1-08002be10318}";
-const HARDWARE_ID: &str = "root\\volnic";
+/// The hardware ID `volnic install` creates its device with.
+const HARDWARE_ID: &str = volnic_tools::wincfg::HARDWARE_ID;
 const SERVICE: &str = "volnic";
 /// `NCF_VIRTUAL` in `Characteristics`.
 const NCF_VIRTUAL: u32 = 0x1;

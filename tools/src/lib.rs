@@ -1,9 +1,21 @@
 //! Std hosts of the volnic engine: file and block-device volumes, the storage
 //! mirror emulator, and the command-line tool's subcommands.
+//!
+//! The file volumes, the mirror, the TAP endpoint and the namespace
+//! laboratory use O_DIRECT, POSIX signals and Linux devices: they are built
+//! on Unix only. The Windows installer and configurator (`wincfg`) is built
+//! everywhere, so its decisions are tested on Linux and its Win32 layer
+//! compiles on Windows.
 
 pub mod cli;
+#[cfg(unix)]
 pub mod filevol;
+#[cfg(unix)]
 pub mod mirror;
+#[cfg(unix)]
 pub mod netns;
+#[cfg(unix)]
 pub mod pair;
+#[cfg(unix)]
 pub mod tap;
+pub mod wincfg;

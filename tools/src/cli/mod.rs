@@ -1,12 +1,28 @@
 //! The `volnic` subcommands, one module each.
+//!
+//! On Unix, `main` is the full command line (`app`); the Windows build of
+//! `volnic.exe` has the Windows subcommands only (`wincfg::main`), since the
+//! others need Unix file volumes, signals and TAP devices.
 
+#[cfg(unix)]
 mod app;
+#[cfg(unix)]
 pub mod bench;
+#[cfg(unix)]
 pub mod demo;
+#[cfg(unix)]
 pub mod format;
+#[cfg(unix)]
 pub mod inspect;
+#[cfg(unix)]
 pub mod mirror;
+#[cfg(unix)]
 pub mod status;
+#[cfg(unix)]
 pub mod up;
+pub mod wincfg;
 
+#[cfg(unix)]
 pub use app::main;
+#[cfg(windows)]
+pub use wincfg::main;
