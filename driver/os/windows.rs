@@ -148,6 +148,35 @@ fn create_file(path: &str, access: u32, share: u32, options: u32) -> Result<HAND
     }
 }
 
+/// One synchronous ZwReadFile of `buf` at `offset`; returns the bytes read.
+fn read_into(handle: HANDLE, offset: u64, buf: &mut [u8]) -> Result<usize, VolumeError> {
+    let mut iosb = IO_STATUS_BLOCK::default();
+    let mut at = LARGE_INTEGER {
+        QuadPart: offset as i64,
+    };
+    // SAFETY: synchronous read into `buf` of at most its length (the engine
+    // passes sector-aligned buffers for unbuffered handles); every pointer
+    // refers to a local or to `buf`, all of which live across the call.
+    let status = unsafe {
+        ZwReadFile(
+            handle,
+            ptr::null_mut(),
+            None,
+            ptr::null_mut(),
+            &mut iosb,
+            buf.as_mut_ptr().cast(),
+            buf.len() as u32,
+            &mut at,
+            ptr::null_mut(),
+        )
+    };
+    if wdk_sys::NT_SUCCESS(status) {
+        Ok(iosb.Information as usize)
+    } else {
+        Err(volume_error(status))
+    }
+}
+
 fn query_len(handle: HANDLE) -> u64 {
     let mut iosb = IO_STATUS_BLOCK::default();
     let mut length = LARGE_INTEGER::default();
@@ -197,33 +226,8 @@ impl Volume for KernelFile {
     }
 
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
-        let mut iosb = IO_STATUS_BLOCK::default();
-        let mut at = LARGE_INTEGER {
-            QuadPart: offset as i64,
-        };
-        // SAFETY: synchronous read into `buf` (sector-aligned by the engine)
-        // of exactly its length; everything lives across the call.
-        let status = unsafe {
-            ZwReadFile(
-                self.handle,
-                ptr::null_mut(),
-                None,
-                ptr::null_mut(),
-                &mut iosb,
-                buf.as_mut_ptr().cast(),
-                buf.len() as u32,
-                &mut at,
-                ptr::null_mut(),
-            )
-        };
-        if !wdk_sys::NT_SUCCESS(status) {
-            return Err(volume_error(status));
-        }
-        if iosb.Information as usize != buf.len() {
-            return Err(VolumeError::new(
-                VolumeErrorKind::OutOfRange,
-                i64::from(status),
-            ));
+        if read_into(self.handle, offset, buf)? != buf.len() {
+            return Err(VolumeError::new(VolumeErrorKind::OutOfRange, 0));
         }
         Ok(())
     }
@@ -319,27 +323,7 @@ impl Os for WindowsOs {
         // Closes the handle on every path out.
         let file = KernelFile { handle, len: 0 };
         let mut buf = alloc::vec![0u8; max_len + 1];
-        let mut iosb = IO_STATUS_BLOCK::default();
-        let mut at = LARGE_INTEGER { QuadPart: 0 };
-        // SAFETY: synchronous read into `buf` of at most its length; every
-        // pointer refers to a local that lives across the call.
-        let status = unsafe {
-            ZwReadFile(
-                file.handle,
-                ptr::null_mut(),
-                None,
-                ptr::null_mut(),
-                &mut iosb,
-                buf.as_mut_ptr().cast(),
-                buf.len() as u32,
-                &mut at,
-                ptr::null_mut(),
-            )
-        };
-        if !wdk_sys::NT_SUCCESS(status) {
-            return Err(volume_error(status));
-        }
-        let read = iosb.Information as usize;
+        let read = read_into(file.handle, 0, &mut buf)?;
         if read > max_len {
             return Err(VolumeError::new(VolumeErrorKind::OutOfRange, 0));
         }

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use crate::cli::format::{format, FormatArgs};
+use crate::tap::ip;
 
 /// TAP device name inside each namespace.
 pub const TAP: &str = "vn0";
@@ -122,8 +123,8 @@ impl Lab {
             lab.mirrors.push(child);
         }
         for ns in &lab.namespaces {
-            run_ip(&["netns", "add", ns])?;
-            run_ip(&["-n", ns, "link", "set", "lo", "up"])?;
+            ip(&["netns", "add", ns])?;
+            ip(&["-n", ns, "link", "set", "lo", "up"])?;
         }
         Ok(lab)
     }
@@ -326,22 +327,6 @@ impl PingResult {
     pub fn loss_percent(&self) -> f64 {
         f64::from(self.transmitted - self.received.min(self.transmitted)) * 100.0
             / f64::from(self.transmitted.max(1))
-    }
-}
-
-fn run_ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("cannot run `ip` ({e}): install iproute2"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "`ip {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
     }
 }
 

@@ -121,7 +121,9 @@ impl Tap {
     }
 }
 
-fn ip(args: &[&str]) -> Result<(), String> {
+/// Runs iproute2's `ip` with `args`; a failure is one line with its
+/// message.
+pub(crate) fn ip(args: &[&str]) -> Result<(), String> {
     let out = Command::new("ip")
         .args(args)
         .output()

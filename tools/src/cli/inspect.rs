@@ -235,27 +235,32 @@ fn print_text(path: &Path, found: &Inspection) {
     }
 }
 
+/// A state record as JSON (`volnic inspect --json`, `volnic status --json`).
+pub fn state_json(st: &StateRecord) -> Value {
+    json!({
+        "state": st.state.name(),
+        "host": st.host_name_str(),
+        "epoch": st.epoch,
+        "next_seq": st.next_seq,
+        "ack_epoch": st.ack_epoch,
+        "ack_seq": st.ack_seq,
+        "update_count": st.update_count,
+        "writer_time_us": st.writer_time_us,
+        "counters": {
+            "frames_sent": st.counters.frames_sent,
+            "bytes_sent": st.counters.bytes_sent,
+            "frames_received": st.counters.frames_received,
+            "bytes_received": st.counters.bytes_received,
+            "drops": st.counters.drops,
+            "rejects": st.counters.rejects,
+        },
+    })
+}
+
 fn to_json(found: &Inspection) -> Value {
     let sb = &found.superblock;
     let state = match &found.state {
-        Ok(st) => json!({
-            "state": st.state.name(),
-            "host": st.host_name_str(),
-            "epoch": st.epoch,
-            "next_seq": st.next_seq,
-            "ack_epoch": st.ack_epoch,
-            "ack_seq": st.ack_seq,
-            "update_count": st.update_count,
-            "writer_time_us": st.writer_time_us,
-            "counters": {
-                "frames_sent": st.counters.frames_sent,
-                "bytes_sent": st.counters.bytes_sent,
-                "frames_received": st.counters.frames_received,
-                "bytes_received": st.counters.bytes_received,
-                "drops": st.counters.drops,
-                "rejects": st.counters.rejects,
-            },
-        }),
+        Ok(st) => state_json(st),
         Err(FormatError::BadMagic) => Value::Null,
         Err(e) => json!({ "error": e.to_string() }),
     };

@@ -11,7 +11,7 @@ use clap::Args;
 use serde_json::{json, Value};
 use volnic_core::format::{FormatError, StateRecord, Superblock, WriterState};
 
-use crate::cli::inspect::read_records;
+use crate::cli::inspect::{read_records, state_json};
 use crate::filevol::{FileVolume, OpenMode};
 
 #[derive(Args, Debug, Clone)]
@@ -212,17 +212,7 @@ fn print_text(s: &VolumeStatus, all: &[VolumeStatus], watch_ms: u64) {
 
 fn to_json(s: &VolumeStatus, all: &[VolumeStatus]) -> Value {
     let sb = &s.superblock;
-    let state = s.state.as_ref().ok().map(|st| {
-        json!({
-            "state": st.state.name(),
-            "host": st.host_name_str(),
-            "epoch": st.epoch,
-            "next_seq": st.next_seq,
-            "ack_epoch": st.ack_epoch,
-            "ack_seq": st.ack_seq,
-            "update_count": st.update_count,
-        })
-    });
+    let state = s.state.as_ref().ok().map(state_json);
     let peer_ack = acknowledged_by(s, all).map(|p| json!({"epoch": p.ack_epoch, "seq": p.ack_seq}));
     json!({
         "path": s.path.display().to_string(),
