@@ -289,9 +289,14 @@ pub fn parse_assignment(arg: &str) -> Result<Assignment, String> {
             })
         }
         Kind::Text(_) if *setting == settings::AUTH_KEY_FILE => {
-            return Err(format!(
-                "{name}: this driver version cannot read key files (authenticated volumes work with the Linux endpoint only); give {name}= to remove it"
-            ));
+            // A file the driver reads through the same NT-path conversion
+            // as the volumes; a whole disk is no key file.
+            if let VolumePath::PhysicalDrive(_) = parse_volume_path(name, value)? {
+                return Err(format!(
+                    "{name} '{value}' is a disk, not a key file: give the key file's path, e.g. C:\\volnic\\link.key"
+                ));
+            }
+            value.to_string()
         }
         Kind::Text(_) => value.to_string(),
     };

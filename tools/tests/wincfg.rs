@@ -227,10 +227,15 @@ fn network_address_is_stored_as_device_manager_stores_it() {
 }
 
 #[test]
-fn auth_key_file_is_refused_as_the_driver_refuses_it() {
-    let e = err_of(parse_assignment("AuthKeyFile=C:\\keys\\link.key"));
-    assert!(e.contains("cannot read key files"), "{e}");
-    assert_eq!(value_of("AuthKeyFile="), None);
+fn auth_key_file_is_an_absolute_file_path() {
+    assert_eq!(
+        value_of("AuthKeyFile=C:\\volnic\\link.key"),
+        Some("C:\\volnic\\link.key".into())
+    );
+    assert_eq!(value_of("AuthKeyFile="), None, "absent: plain volumes");
+    assert!(err_of(parse_assignment("AuthKeyFile=link.key")).contains("relative path"));
+    let e = err_of(parse_assignment("AuthKeyFile=\\\\.\\PhysicalDrive1"));
+    assert!(e.contains("is a disk, not a key file"), "{e}");
 }
 
 // ---------------------------------------------------------------------------
