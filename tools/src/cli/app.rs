@@ -32,6 +32,9 @@ enum Command {
     Up(crate::cli::up::UpArgs),
     /// Is each volume's writer alive? Epoch, last write, acknowledgements.
     Status(crate::cli::status::StatusArgs),
+    /// Windows: install, uninstall, list and configure volnic adapters.
+    #[command(flatten)]
+    Windows(crate::cli::wincfg::WinCommand),
     /// Emulate storage mirroring from SRC (a send volume) to DST (the peer's receive volume).
     Mirror(crate::cli::mirror::MirrorArgs),
 }
@@ -62,6 +65,7 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => crate::cli::demo::run(args),
         Command::Up(args) => crate::cli::up::run(args),
         Command::Status(args) => crate::cli::status::run(args),
+        Command::Windows(command) => crate::cli::wincfg::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
