@@ -161,6 +161,40 @@ pub mod sb_field {
 /// Superblock flag: blocks on this volume carry a keyed MAC.
 pub const SB_FLAG_AUTHENTICATED: u32 = 1;
 
+/// The checks the superblock and the state record share (magic, version
+/// and own length sit at the same offsets in both): enough bytes, magic,
+/// format version, checksum at `crc_at`, and the record's own length field
+/// (named `len_field` in errors). Returns the record's `len` bytes.
+fn checked_record<'a>(
+    bytes: &'a [u8],
+    len: usize,
+    magic: &[u8; 8],
+    crc_at: usize,
+    len_field: &'static str,
+) -> Result<&'a [u8], FormatError> {
+    use sb_field::{HEADER_LEN, MAGIC, VERSION};
+    const _: () = assert!(
+        st_field::MAGIC == MAGIC
+            && st_field::VERSION == VERSION
+            && st_field::RECORD_LEN == HEADER_LEN
+    );
+    let b = bytes.get(..len).ok_or(FormatError::Truncated)?;
+    if b[MAGIC..MAGIC + 8] != *magic {
+        return Err(FormatError::BadMagic);
+    }
+    let version = get_u16(b, VERSION);
+    if version != FORMAT_VERSION {
+        return Err(FormatError::UnsupportedVersion(version));
+    }
+    if block_crc(b, crc_at) != get_u32(b, crc_at) {
+        return Err(FormatError::BadChecksum);
+    }
+    if usize::from(get_u16(b, HEADER_LEN)) != len {
+        return Err(FormatError::BadField(len_field));
+    }
+    Ok(b)
+}
+
 /// Volume header, written once by `volnic format`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Superblock {
@@ -198,23 +232,7 @@ impl Superblock {
     /// Parses the first [`SUPERBLOCK_LEN`] bytes of block 0.
     pub fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
         use sb_field::*;
-        if bytes.len() < SUPERBLOCK_LEN {
-            return Err(FormatError::Truncated);
-        }
-        let b = &bytes[..SUPERBLOCK_LEN];
-        if b[MAGIC..MAGIC + 8] != SUPERBLOCK_MAGIC {
-            return Err(FormatError::BadMagic);
-        }
-        let version = get_u16(b, VERSION);
-        if version != FORMAT_VERSION {
-            return Err(FormatError::UnsupportedVersion(version));
-        }
-        if block_crc(b, CRC) != get_u32(b, CRC) {
-            return Err(FormatError::BadChecksum);
-        }
-        if usize::from(get_u16(b, HEADER_LEN)) != SUPERBLOCK_LEN {
-            return Err(FormatError::BadField("header_len"));
-        }
+        let b = checked_record(bytes, SUPERBLOCK_LEN, &SUPERBLOCK_MAGIC, CRC, "header_len")?;
         let block_size = get_u32(b, BLOCK_SIZE);
         check_block_size(block_size)?;
         let ring_blocks = get_u32(b, RING_BLOCKS);
@@ -387,23 +405,7 @@ impl StateRecord {
 
     pub fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
         use st_field::*;
-        if bytes.len() < STATE_LEN {
-            return Err(FormatError::Truncated);
-        }
-        let b = &bytes[..STATE_LEN];
-        if b[MAGIC..MAGIC + 8] != STATE_MAGIC {
-            return Err(FormatError::BadMagic);
-        }
-        let version = get_u16(b, VERSION);
-        if version != FORMAT_VERSION {
-            return Err(FormatError::UnsupportedVersion(version));
-        }
-        if block_crc(b, CRC) != get_u32(b, CRC) {
-            return Err(FormatError::BadChecksum);
-        }
-        if usize::from(get_u16(b, RECORD_LEN)) != STATE_LEN {
-            return Err(FormatError::BadField("record_len"));
-        }
+        let b = checked_record(bytes, STATE_LEN, &STATE_MAGIC, CRC, "record_len")?;
         let state =
             WriterState::from_u32(get_u32(b, STATE)).ok_or(FormatError::BadField("state"))?;
         let mut host_name = [0u8; HOST_NAME_LEN];
