@@ -51,6 +51,8 @@ pub struct LabConfig {
     pub block_size: u32,
     pub ring_blocks: u32,
     pub peer_timeout_ms: u64,
+    /// Prefix length of the endpoints' addresses (169.254.77.N/len).
+    pub prefix_len: u8,
     /// Extra options for both `volnic up` endpoints.
     pub up_args: Vec<String>,
 }
@@ -63,6 +65,7 @@ impl LabConfig {
             block_size: 4096,
             ring_blocks: 1024,
             peer_timeout_ms: 3000,
+            prefix_len: 16,
             up_args: Vec::new(),
         }
     }
@@ -173,7 +176,7 @@ impl Lab {
             .arg("--recv")
             .arg(self.dir.path().join(recv))
             .arg("--addr")
-            .arg(format!("{}/16", self.addr(node)))
+            .arg(format!("{}/{}", self.addr(node), self.cfg.prefix_len))
             .arg("--peer-timeout-ms")
             .arg(self.cfg.peer_timeout_ms.to_string())
             .args(&self.cfg.up_args)
