@@ -15,13 +15,13 @@ use crate::aligned::AlignedBuf;
 use crate::auth::AuthKey;
 use crate::format::{
     BlockCheck, DataHeader, FormatError, Geometry, PublishedCounters, StateRecord, Superblock,
-    WriterState, DATA_HEADER_LEN, FRAME_PREFIX_LEN, HOST_NAME_LEN, MAC_LEN, NO_FRAME_START,
-    SUPERBLOCK_LEN,
+    WriterState, DATA_HEADER_LEN, FORMAT_VERSION, FRAME_PREFIX_LEN, HOST_NAME_LEN, MAC_LEN,
+    NO_FRAME_START, SUPERBLOCK_LEN,
 };
 use crate::packer::Packer;
 use crate::queue::SendQueue;
 use crate::stats::Counters;
-use crate::volume::{Volume, VolumeError};
+use crate::volume::{Volume, VolumeError, VolumeErrorKind};
 
 /// Tunables of a link. Times are in microseconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -126,8 +126,13 @@ pub enum LinkError {
     SendNotFormatted(FormatError),
     /// The send volume is shorter than its superblock says.
     SendTruncated { need: u64, have: u64 },
-    /// The send volume was formatted for another writer node.
-    SendOwnedByOther { writer_node: u32, node_id: u32 },
+    /// The send volume was formatted for another writer node; `host` is the
+    /// name in its state record (the node that last wrote it), if any.
+    SendOwnedByOther {
+        writer_node: u32,
+        node_id: u32,
+        host: [u8; HOST_NAME_LEN],
+    },
     /// Another live writer is using the send volume.
     SendInUse {
         host: [u8; HOST_NAME_LEN],
@@ -148,12 +153,21 @@ fn host_str(host: &[u8; HOST_NAME_LEN]) -> &str {
 impl fmt::Display for LinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            LinkError::SendIo(e) if e.kind == VolumeErrorKind::ReadOnly => write!(f, "send volume: {e}: a send volume must be writable (a write-disabled mirror target can only be a receive volume)"),
+            LinkError::SendIo(e) if e.kind == VolumeErrorKind::NoSpace => write!(f, "send volume: {e}: free space on the filesystem that holds the volume file (`volnic format` preallocates it) or check the storage"),
             LinkError::SendIo(e) => write!(f, "send volume: {e}: check the path, its permissions and the storage"),
             LinkError::ReceiveIo(e) => write!(f, "receive volume: {e}: check the path, its permissions and the storage"),
+            LinkError::SendNotFormatted(FormatError::UnsupportedVersion(v)) => write!(f, "send volume has format version {v}, this volnic speaks {FORMAT_VERSION}: run the same volnic version on both nodes, or reformat the volume with this one (`volnic format --force`)"),
             LinkError::SendNotFormatted(e) => write!(f, "send volume is not a volnic volume ({e}): run `volnic format` on it"),
             LinkError::SendTruncated { need, have } => write!(f, "send volume holds {have} bytes but its format needs {need}: reformat it or restore its size"),
-            LinkError::SendOwnedByOther { writer_node, node_id } => write!(f, "send volume was formatted for writer node {writer_node}, this is node {node_id}: fix NodeId or the volume paths"),
-            LinkError::SendInUse { host, epoch } => write!(f, "send volume is being written by another live node '{}' (epoch {epoch}): two nodes must not share a send volume", host_str(host)),
+            LinkError::SendOwnedByOther { writer_node, node_id, host } => {
+                write!(f, "send volume was formatted for writer node {writer_node}, this is node {node_id}")?;
+                if host[0] != 0 {
+                    write!(f, " (it was last written by '{}')", host_str(host))?;
+                }
+                f.write_str(": each node needs its own send volume; fix NodeId or the volume paths")
+            }
+            LinkError::SendInUse { host, epoch } => write!(f, "send volume is being written by another live node '{}' (epoch {epoch}): two nodes must not share a send volume; give each node its own (check the volume paths and NodeId on both)", host_str(host)),
             LinkError::AuthNotConfigured => f.write_str("send volume is formatted for authenticated blocks but no key is configured: set the key file"),
             LinkError::VolumeNotAuthenticated => f.write_str("a key is configured but the send volume was formatted without authentication: reformat it with `volnic format --authenticated`"),
         }
@@ -188,13 +202,14 @@ pub enum PeerProblem {
 impl fmt::Display for PeerProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            PeerProblem::NotFormatted(FormatError::UnsupportedVersion(v)) => write!(f, "receive volume has format version {v}, this volnic speaks {FORMAT_VERSION}: run the same volnic version on both nodes"),
             PeerProblem::NotFormatted(e) => write!(f, "receive volume is not a volnic volume ({e}): format the peer's send volume and check the mirror"),
             PeerProblem::WrongReader { reader_node, node_id } => write!(f, "receive volume is meant for node {reader_node}, this is node {node_id}: check the volume paths"),
-            PeerProblem::OwnVolume => f.write_str("receive volume is written by this node: send and receive volumes are swapped or the same"),
+            PeerProblem::OwnVolume => f.write_str("receive volume is written by this node: send and receive volumes are swapped or the same; receive on the peer's send volume (as the storage delivers it)"),
             PeerProblem::BlockSizeMismatch { ours, theirs } => write!(f, "peer uses {theirs}-byte blocks, this node {ours}: format both send volumes with the same block size"),
             PeerProblem::Truncated { need, have } => write!(f, "receive volume holds {have} bytes but its format needs {need}: check the mirror target size"),
             PeerProblem::Foreign { writer_node } => write!(f, "receive volume holds blocks of another link (writer node {writer_node}): check which volumes are mirrored where"),
-            PeerProblem::Io(e) => write!(f, "receive volume: {e}"),
+            PeerProblem::Io(e) => write!(f, "receive volume: {e}: check the path, the storage and the mirror"),
             PeerProblem::AuthModeMismatch { ours: true } => f.write_str("peer volume is not authenticated but this node requires it: format the peer's send volume with --authenticated"),
             PeerProblem::AuthModeMismatch { ours: false } => f.write_str("peer volume is authenticated but this node has no key: configure the same key file on both nodes"),
             PeerProblem::AuthFailed => f.write_str("peer records fail authentication: both nodes must use the same key file"),
@@ -313,6 +328,15 @@ pub struct Link {
     state_due_now: bool,
     ack_dirty: bool,
     recv_sb: Option<Superblock>,
+    /// The receive superblock whose stream `peer` follows. Unlike `recv_sb`
+    /// it survives a spell of the superblock failing its checks, so the same
+    /// volume coming back is followed on from where it was, not from the
+    /// peer's (possibly older) state record, which would deliver again.
+    followed_sb: Option<Superblock>,
+    /// The last write of data blocks, and of the state record, failed: the
+    /// link is down while either did (each cleared by its next success).
+    data_write_error: Option<VolumeError>,
+    state_write_error: Option<VolumeError>,
     problem: Option<PeerProblem>,
     last_peer_read_us: Option<u64>,
     peer: PeerView,
@@ -344,9 +368,18 @@ impl Link {
             .map_err(LinkError::SendIo)?;
         let send_sb = Superblock::parse(first.as_slice()).map_err(LinkError::SendNotFormatted)?;
         if send_sb.writer_node != cfg.node_id {
+            // Name the other writer as its state record does, if it can be read.
+            let geo = send_sb.geometry();
+            let mut state = AlignedBuf::new(geo.block_size as usize);
+            let host = send
+                .read_at(geo.state_offset(), state.as_mut_slice())
+                .ok()
+                .and_then(|()| StateRecord::parse(state.as_slice()).ok())
+                .map_or([0; HOST_NAME_LEN], |rec| rec.host_name);
             return Err(LinkError::SendOwnedByOther {
                 writer_node: send_sb.writer_node,
                 node_id: cfg.node_id,
+                host,
             });
         }
         match (send_sb.authenticated(), cfg.auth_key.is_some()) {
@@ -396,6 +429,9 @@ impl Link {
             state_due_now: true,
             ack_dirty: false,
             recv_sb: None,
+            followed_sb: None,
+            data_write_error: None,
+            state_write_error: None,
             problem: None,
             last_peer_read_us: None,
             peer: PeerView {
@@ -466,6 +502,11 @@ impl Link {
     pub fn peer_problem(&self) -> Option<PeerProblem> {
         self.problem
     }
+    /// The send-volume write error that holds the link down, if one does
+    /// (a full disk, an I/O error): the link is down until a write works.
+    pub fn send_error(&self) -> Option<VolumeError> {
+        self.data_write_error.or(self.state_write_error)
+    }
     /// The peer's epoch being followed and the next sequence expected.
     pub fn peer_position(&self) -> (u64, u64) {
         (self.peer.epoch, self.peer.expected)
@@ -506,6 +547,7 @@ impl Link {
 
     fn compute_link_up(&self, now_us: u64) -> bool {
         self.phase == Phase::Running
+            && self.send_error().is_none()
             && self.problem.is_none()
             && self.peer_state(now_us) == PeerState::Running
     }
@@ -682,6 +724,7 @@ impl Link {
                         }
                     }
                 }
+                self.data_write_error = None;
                 self.packer.consume(n);
                 self.next_seq += n as u64;
                 self.counters.blocks_written += n as u64;
@@ -691,6 +734,7 @@ impl Link {
             }
             Err(e) => {
                 self.counters.write_errors += 1;
+                self.data_write_error = Some(e);
                 report.write_error = Some(e);
             }
         }
@@ -741,10 +785,12 @@ impl Link {
                 self.counters.state_writes += 1;
                 self.state_due_now = false;
                 self.ack_dirty = false;
+                self.state_write_error = None;
                 Ok(())
             }
             Err(e) => {
                 self.counters.write_errors += 1;
+                self.state_write_error = Some(e);
                 Err(e)
             }
         }
@@ -796,9 +842,10 @@ impl Link {
             self.recv_sb = None;
             return false;
         }
-        if self.recv_sb != Some(sb) {
+        self.recv_sb = Some(sb);
+        if self.followed_sb != Some(sb) {
             // A new or replaced receive volume: follow it from scratch.
-            self.recv_sb = Some(sb);
+            self.followed_sb = Some(sb);
             self.peer.epoch = 0;
             self.peer.expected = 0;
             self.peer.state = None;
@@ -878,7 +925,8 @@ impl Link {
         }
         let rec = match StateRecord::parse(self.block_buf.as_slice()) {
             Ok(rec) => rec,
-            Err(FormatError::BadMagic) => return, // the peer never started
+            // No record at all: the peer never started.
+            Err(FormatError::BadMagic) if self.peer.state.is_none() => return,
             Err(_) => {
                 self.counters.rejects_state += 1;
                 return;
@@ -931,6 +979,8 @@ impl Link {
         }
         self.peer.epoch = epoch;
         self.peer.expected = expected;
+        // The hint was about the previous run (a record of this run sets it).
+        self.peer.next_seq_hint = 0;
         self.drop_partial(true);
         self.bad = None;
         self.ack_dirty = true;
@@ -968,16 +1018,16 @@ impl Link {
         let block_start = index * bs;
         let buf = &self.read_buf.as_slice()[block_start..block_start + bs];
         let header = match DataHeader::check(buf, self.payload_cap) {
-            BlockCheck::Empty => return Step::Wait,
+            BlockCheck::Empty => return self.not_yet_written(now_us, recv),
             BlockCheck::Valid(h) => h,
             BlockCheck::BadChecksum(h) => {
                 if h.epoch == self.peer.epoch && h.seq < self.peer.expected {
                     // An older lap's block being overwritten: not written yet.
-                    return Step::Wait;
+                    return self.not_yet_written(now_us, recv);
                 }
-                return self.bad_block(now_us, recv, true);
+                return self.bad_block(now_us, recv, BadKind::Torn);
             }
-            BlockCheck::BadHeader => return self.bad_block(now_us, recv, true),
+            BlockCheck::BadHeader => return self.bad_block(now_us, recv, BadKind::Torn),
         };
         self.bad = None;
         if header.writer_node != sb.writer_node
@@ -1010,14 +1060,14 @@ impl Link {
                     self.last_foreign = Some(key);
                     self.counters.rejects_auth += 1;
                 }
-                return self.bad_block(now_us, recv, false);
+                return self.bad_block(now_us, recv, BadKind::Forged);
             }
         }
         let ring = u64::from(self.geo.ring_blocks);
         if header.seq % ring != self.peer.expected % ring {
             // A genuine writer puts sequence s in slot s mod N only: this
             // block was copied to the wrong place.
-            return self.bad_block(now_us, recv, true);
+            return self.bad_block(now_us, recv, BadKind::Torn);
         }
         if header.epoch < self.peer.epoch {
             let key = (header.epoch, header.seq);
@@ -1025,7 +1075,7 @@ impl Link {
                 self.last_stale = Some(key);
                 self.counters.rejects_stale += 1;
             }
-            return Step::Wait;
+            return self.not_yet_written(now_us, recv);
         }
         if header.epoch > self.peer.epoch {
             // The peer restarted and we see its new run before its record.
@@ -1033,7 +1083,7 @@ impl Link {
             self.peer.state = Some(WriterState::Running);
         }
         if header.seq < self.peer.expected {
-            return Step::Wait; // the previous lap: not written yet
+            return self.not_yet_written(now_us, recv); // the previous lap
         }
         if header.seq > self.peer.expected {
             // The writer lapped us (we were not live to it): count the loss
@@ -1062,16 +1112,34 @@ impl Link {
         Step::Delivered
     }
 
+    /// The expected slot holds no block of the expected sequence yet (never
+    /// written, an older lap, an older run). Normally the writer has not got
+    /// there; but once the writer's state record says it has moved past, the
+    /// block was lost on its way (a zeroed sector, a flipped magic, a write
+    /// the storage dropped) and waiting would stall the link for good, as
+    /// flow control holds a live writer within a ring of this reader. So
+    /// then it is retried for the torn grace like a bad block, and skipped.
+    fn not_yet_written<R: Volume>(&mut self, now_us: u64, recv: &mut R) -> Step {
+        if self.peer.next_seq_hint <= self.peer.expected {
+            return Step::Wait;
+        }
+        self.bad_block(now_us, recv, BadKind::Missing)
+    }
+
     /// A block at the expected slot that cannot be delivered: retried until
-    /// the writer has provably moved past it, then skipped. `torn` counts it
-    /// as a checksum failure (auth failures are counted by the caller).
-    fn bad_block<R: Volume>(&mut self, now_us: u64, recv: &mut R, torn: bool) -> Step {
+    /// the writer has provably moved past it, then skipped. A torn block is
+    /// counted as a checksum failure when first seen and as corrupt when
+    /// skipped; a forged one is counted by the caller, and as corrupt when
+    /// skipped; a missing one only as a missed block.
+    fn bad_block<R: Volume>(&mut self, now_us: u64, recv: &mut R, kind: BadKind) -> Step {
         let expected = self.peer.expected;
         match self.bad {
             Some(bad) if bad.seq == expected => {
                 let grace_over = now_us.saturating_sub(bad.since_us) >= self.cfg.torn_grace_us;
                 if grace_over && self.writer_moved_past(expected, bad.since_us, recv) {
-                    self.counters.rejects_corrupt += 1;
+                    if kind != BadKind::Missing {
+                        self.counters.rejects_corrupt += 1;
+                    }
                     self.counters.drops_blocks_missed += 1;
                     self.drop_partial(true);
                     self.peer.expected += 1;
@@ -1080,7 +1148,7 @@ impl Link {
                 }
             }
             _ => {
-                if torn {
+                if kind == BadKind::Torn {
                     self.counters.rejects_torn += 1;
                 }
                 self.bad = Some(BadBlock {
@@ -1151,6 +1219,17 @@ impl Link {
 enum Step {
     Delivered,
     Wait,
+}
+
+/// Why the block at the expected slot cannot be delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BadKind {
+    /// Its checksum or header fails (a write in flight, or corruption).
+    Torn,
+    /// Its keyed MAC fails.
+    Forged,
+    /// It is not there (see [`Link::not_yet_written`]).
+    Missing,
 }
 
 /// Walks one block's payload: continues a spanning frame, delivers whole

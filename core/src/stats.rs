@@ -25,8 +25,9 @@ pub struct Counters {
     /// Blocks overwritten before a live peer had read them (only happens when
     /// the peer is not live; with a live peer flow control holds the writer).
     pub drops_overwritten: u64,
-    /// Blocks the receiver never saw (the writer lapped it, or a corrupt block
-    /// was skipped).
+    /// Blocks the receiver never saw (the writer lapped it, a corrupt block
+    /// was skipped, or a block that never arrived was given up on once the
+    /// writer had moved past it).
     pub drops_blocks_missed: u64,
     /// Frames discarded half-assembled because a block they spanned was lost.
     pub drops_partial_frames: u64,

@@ -178,7 +178,8 @@ fn volume_formatted_for_another_node_or_link_is_rejected_with_a_clear_error() {
         err,
         LinkError::SendOwnedByOther {
             writer_node: 2,
-            node_id: 1
+            node_id: 1,
+            ..
         }
     ));
     let text = err.to_string();

@@ -72,7 +72,7 @@ pub enum OpenProblem {
 /// A volume could not be opened or created: one line naming the path and
 /// saying what to do.
 #[derive(Debug, thiserror::Error)]
-#[error("{} {}: {}", .role, .path.display(), .problem.describe(&self.path))]
+#[error("{} {}: {}", .role, .path.display(), self.advice())]
 pub struct VolumeOpenError {
     role: String,
     path: PathBuf,
@@ -101,6 +101,18 @@ impl VolumeOpenError {
 
     pub fn problem(&self) -> &OpenProblem {
         &self.problem
+    }
+
+    /// What is wrong and what to do. A missing receive volume is not made
+    /// with `volnic format` here: it is the peer's send volume as the
+    /// storage delivers it.
+    fn advice(&self) -> String {
+        match self.problem {
+            OpenProblem::NotFound if self.role == "receive volume" => {
+                "not found — check the path: it is the peer's send volume as the storage delivers it (mirror target or shared LUN), formatted on the peer".to_owned()
+            }
+            _ => self.problem.describe(&self.path),
+        }
     }
 }
 

@@ -190,7 +190,8 @@ impl Endpoint {
         self.max_frame
     }
 
-    /// Why the receive side is down, if it is (peer problem or I/O error).
+    /// Why the link is down, if this end can tell: its send volume refusing
+    /// writes, or a problem of the receive side (peer problem, I/O error).
     pub fn problem(&self) -> Option<String> {
         self.shared.problem.lock().ok().and_then(|p| p.clone())
     }
@@ -373,7 +374,12 @@ fn publish(link: &Link, shared: &Shared) {
         *c = *link.counters();
     }
     if let Ok(mut p) = shared.problem.lock() {
-        *p = link.peer_problem().map(|p| p.to_string());
+        // Why the link is down: the send volume refusing writes (a full
+        // disk, EIO), else the receive side's problem.
+        *p = link
+            .send_error()
+            .map(|e| volnic_core::LinkError::SendIo(e).to_string())
+            .or_else(|| link.peer_problem().map(|p| p.to_string()));
     }
 }
 
