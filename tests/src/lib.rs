@@ -1,5 +1,7 @@
 //! Shared helpers of the volnic test harness.
 
+pub mod crashframe;
+pub mod faulty;
 pub mod hexdump;
 pub mod inf;
 pub mod memrig;
