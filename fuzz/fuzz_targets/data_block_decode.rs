@@ -99,5 +99,8 @@ fuzz_target!(|input: Input| {
         now += 1_000;
     }
     assert!(delivered <= given, "delivered {delivered} bytes of {given}");
-    assert!(recv.0.borrow().bytes == before, "the reader wrote its receive volume");
+    assert!(
+        recv.0.borrow().bytes == before,
+        "the reader wrote its receive volume"
+    );
 });

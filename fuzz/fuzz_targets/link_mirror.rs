@@ -116,7 +116,11 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::Send { count, len } => {
                 if let Some(end) = sender.as_mut() {
                     for _ in 0..count % 8 {
-                        if end.queue.push(&frame(next_id, usize::from(len % 1200))).is_ok() {
+                        if end
+                            .queue
+                            .push(&frame(next_id, usize::from(len % 1200)))
+                            .is_ok()
+                        {
                             next_id += 1;
                         }
                     }

@@ -28,7 +28,10 @@ const SECRET: &[u8] = b"volnic fuzzing secret, 32 bytes!";
 
 #[derive(Arbitrary, Debug)]
 enum SuperblockOp {
-    Corrupt { at: u8, xor: u8 },
+    Corrupt {
+        at: u8,
+        xor: u8,
+    },
     Zero,
     Restore,
     Replace {
@@ -125,7 +128,11 @@ fn superblock(writer: u32, reader: u32, link: u8, authenticated: bool) -> Superb
     Superblock {
         block_size: BS,
         ring_blocks: RING,
-        flags: if authenticated { SB_FLAG_AUTHENTICATED } else { 0 },
+        flags: if authenticated {
+            SB_FLAG_AUTHENTICATED
+        } else {
+            0
+        },
         link_id: [link; 16],
         writer_node: writer,
         reader_node: reader,
@@ -187,9 +194,8 @@ fuzz_target!(|input: Input| {
                 // The link re-reads the superblock at its next state poll
                 // (every 20 ms here) that can read the volume: until then it
                 // may still restart on a replaced volume.
-                let replacement_seen = replaced
-                    && now >= replaced_at + STATE_POLL_US
-                    && !recv.fail_reads;
+                let replacement_seen =
+                    replaced && now >= replaced_at + STATE_POLL_US && !recv.fail_reads;
                 if !replaced {
                     assert!(
                         (epoch, expected) >= position,
@@ -233,7 +239,11 @@ fuzz_target!(|input: Input| {
                 let cap = geo.payload_capacity(auth);
                 let n = payload.len().min(cap);
                 block[DATA_HEADER_LEN..DATA_HEADER_LEN + n].copy_from_slice(&payload[..n]);
-                let link_id = if other_link { [9u8; 16] } else { peer_sb.link_id };
+                let link_id = if other_link {
+                    [9u8; 16]
+                } else {
+                    peer_sb.link_id
+                };
                 DataHeader {
                     writer_node: 2,
                     reader_node: 1,
@@ -304,7 +314,11 @@ fuzz_target!(|input: Input| {
                         let sb = Superblock {
                             block_size: 512 * u32::from(block_size_sectors % 4 + 1),
                             ring_blocks: u32::from(ring % 12) + 4,
-                            flags: if authenticated { SB_FLAG_AUTHENTICATED } else { 0 },
+                            flags: if authenticated {
+                                SB_FLAG_AUTHENTICATED
+                            } else {
+                                0
+                            },
                             link_id: [link_id; 16],
                             writer_node: u32::from(writer % 4),
                             reader_node: u32::from(reader % 4),

@@ -87,7 +87,10 @@ fuzz_target!(|input: Input| {
         if let Value::Text(s) = value {
             let nt = settings::nt_volume_path(s);
             let lower = nt.to_ascii_lowercase();
-            assert!(lower.starts_with(r"\??\") || lower.starts_with(r"\device\"), "{nt:?}");
+            assert!(
+                lower.starts_with(r"\??\") || lower.starts_with(r"\device\"),
+                "{nt:?}"
+            );
             assert!(settings::same_volume_path(s, s));
             if let Some(mac) = settings::parse_network_address(s) {
                 assert_eq!(mac[0] & 1, 0, "multicast MAC accepted from {s:?}");
@@ -103,7 +106,10 @@ fuzz_target!(|input: Input| {
         return;
     };
     assert!(!cfg.send_volume.is_empty() && !cfg.receive_volume.is_empty());
-    assert!(!settings::same_volume_path(&cfg.send_volume, &cfg.receive_volume));
+    assert!(!settings::same_volume_path(
+        &cfg.send_volume,
+        &cfg.receive_volume
+    ));
     assert_eq!(cfg.block_size % 512, 0);
     for setting in settings::ALL.iter() {
         let Kind::Integer(range) = setting.kind else {

@@ -7,8 +7,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use volnic_core::format::{
-    block_crc, check_block_size, sb_field, Superblock, MAX_RING_BLOCKS, MIN_RING_BLOCKS, SB_FLAG_AUTHENTICATED,
-    SUPERBLOCK_LEN,
+    block_crc, check_block_size, sb_field, Superblock, MAX_RING_BLOCKS, MIN_RING_BLOCKS,
+    SB_FLAG_AUTHENTICATED, SUPERBLOCK_LEN,
 };
 
 fuzz_target!(|data: &[u8]| {
