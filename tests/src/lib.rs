@@ -6,3 +6,4 @@ pub mod hexdump;
 pub mod inf;
 pub mod memrig;
 pub mod node;
+pub mod unprivileged;

@@ -26,6 +26,7 @@ use volnic_core::testkit::SharedVolume;
 use volnic_core::{PeerProblem, Volume, VolumeError, VolumeErrorKind};
 use volnic_tests::memrig::{copy_range, Rig};
 use volnic_tests::node::{numbered_frame, Node};
+use volnic_tests::unprivileged::{self, is_root, Program};
 use volnic_tools::cli::format::{format, FormatArgs};
 use volnic_tools::cli::up::{read_key_file, UpArgs};
 use volnic_tools::filevol::{FileVolume, OpenMode};
@@ -179,11 +180,6 @@ fn set_format_version(path: &Path, version: u16) {
     let crc = block_crc(sb, sb_field::CRC);
     sb[sb_field::CRC..sb_field::CRC + 4].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(path, all).expect("rewrite superblock");
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
 }
 
 // ---------------------------------------------------------------------------
@@ -572,10 +568,22 @@ fn m15_receive_volume_missing() {
 /// with the row's message before creating any device, the volume untouched.
 #[test]
 fn m16_permission_denied() {
-    use std::os::unix::process::CommandExt;
-    let dir = temp_dir();
+    // As root (CI), the program runs as nobody from a copy any user may run,
+    // on volumes in a directory any user may enter: the refusal is the
+    // volume file's mode, not the path to it.
+    let program = Program::copy_of(Path::new(env!("CARGO_BIN_EXE_volnic-test-cli")));
+    let root = is_root();
+    let dir = if root {
+        unprivileged::shared_dir("volnic-misconfig-")
+    } else {
+        temp_dir()
+    };
     let (a, b) = pair(dir.path());
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_volnic-test-cli"));
+    let mut cmd = if root {
+        program.as_nobody()
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_volnic-test-cli"))
+    };
     cmd.arg("up")
         .arg("--send")
         .arg(&a)
@@ -584,12 +592,7 @@ fn m16_permission_denied() {
         .arg("--tap")
         .arg("volnic-perm");
     let before = bytes(&a);
-    if is_root() {
-        set_mode(&a, 0o600);
-        cmd.uid(65534).gid(65534);
-    } else {
-        set_mode(&a, 0o000);
-    }
+    set_mode(&a, if root { 0o600 } else { 0o000 });
     let out = cmd.output().expect("run volnic up");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
