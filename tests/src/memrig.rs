@@ -6,7 +6,7 @@ use volnic_core::format::{Geometry, Superblock};
 use volnic_core::testkit::{format_with, SharedVolume};
 use volnic_core::LinkConfig;
 
-use crate::node::Node;
+use crate::node::{numbered_frame, Node};
 
 pub type MemNode = Node<SharedVolume, SharedVolume>;
 
@@ -121,5 +121,30 @@ impl Rig {
             self.mirror();
             self.now += dt_us;
         }
+    }
+
+    /// Another link's writer (same nodes, another link id) writes a block of
+    /// the sequence B expects next, and that block lands in B's receive ring
+    /// (two links' mirrors crossed), where B then reads it.
+    pub fn inject_foreign_block(&mut self) {
+        let stranger = volume(self.geo, 1, 2, 0x77);
+        let mut intruder = Node::open(
+            config(1, 0),
+            stranger.clone(),
+            SharedVolume::new(self.geo.volume_bytes() as usize),
+            0,
+            4096,
+        )
+        .unwrap();
+        let (_, expected) = self.b.link.peer_position();
+        for id in 0..=expected {
+            intruder
+                .send_frame(&numbered_frame(1000 + id, 300))
+                .unwrap();
+            intruder.step(self.now).unwrap();
+        }
+        let slot = self.geo.slot_offset(expected);
+        copy_range(&stranger, &self.b_recv, slot, self.geo.block_size as usize);
+        self.b.step(self.now).unwrap();
     }
 }

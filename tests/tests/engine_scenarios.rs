@@ -228,28 +228,7 @@ fn volume_formatted_for_another_node_or_link_is_rejected_with_a_clear_error() {
 #[test]
 fn blocks_of_another_link_in_the_ring_are_rejected_as_foreign() {
     let mut rig = up(512, 16, 0);
-    // Another link's volume (same nodes, different link id) writes a block
-    // into the slot B expects next.
-    let stranger = volume(rig.geo, 1, 2, 0x77);
-    let mut intruder = Node::open(
-        config(1, 0),
-        stranger.clone(),
-        SharedVolume::new(rig.geo.volume_bytes() as usize),
-        0,
-        4096,
-    )
-    .unwrap();
-    let (_, expected) = rig.b.link.peer_position();
-    // Make the intruder write the same sequence number.
-    for id in 0..=expected {
-        intruder
-            .send_frame(&numbered_frame(1000 + id, 300))
-            .unwrap();
-        intruder.step(rig.now).unwrap();
-    }
-    let slot = rig.geo.slot_offset(expected);
-    copy_range(&stranger, &rig.b_recv, slot, 512);
-    rig.b.step(rig.now).unwrap();
+    rig.inject_foreign_block();
     assert!(rig.b.delivered.is_empty());
     assert_eq!(rig.b.link.counters().rejects_foreign, 1);
     assert!(matches!(

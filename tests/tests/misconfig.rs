@@ -21,11 +21,10 @@ use std::time::{Duration, Instant};
 
 use volnic::config::{AdapterConfig, ConfigError, SettingSource};
 use volnic_core::auth::AuthKey;
-use volnic_core::format::{block_crc, sb_field, Geometry};
-use volnic_core::testkit::SharedVolume;
+use volnic_core::format::{block_crc, sb_field};
 use volnic_core::{PeerProblem, Volume, VolumeError, VolumeErrorKind};
-use volnic_tests::memrig::{copy_range, Rig};
-use volnic_tests::node::{numbered_frame, Node};
+use volnic_tests::memrig::Rig;
+use volnic_tests::node::numbered_frame;
 use volnic_tests::unprivileged::{self, is_root, Program};
 use volnic_tools::cli::format::{format, FormatArgs};
 use volnic_tools::cli::up::{read_key_file, UpArgs};
@@ -642,28 +641,7 @@ fn m18_send_volume_not_volnic() {
 #[test]
 fn m19_blocks_of_another_link_in_the_ring() {
     let mut rig = Rig::new(512, 16, 0);
-    let geo = Geometry {
-        block_size: 512,
-        ring_blocks: 16,
-    };
-    let stranger = volnic_tests::memrig::volume(geo, 1, 2, 0x77);
-    let mut intruder = Node::open(
-        volnic_tests::memrig::config(1, 0),
-        stranger.clone(),
-        SharedVolume::new(geo.volume_bytes() as usize),
-        0,
-        4096,
-    )
-    .unwrap();
-    let (_, expected) = rig.b.link.peer_position();
-    for id in 0..=expected {
-        intruder
-            .send_frame(&numbered_frame(1000 + id, 300))
-            .unwrap();
-        intruder.step(rig.now).unwrap();
-    }
-    copy_range(&stranger, &rig.b_recv, geo.slot_offset(expected), 512);
-    rig.b.step(rig.now).unwrap();
+    rig.inject_foreign_block();
     assert!(rig.b.delivered.is_empty());
     assert!(!rig.b.link.link_up());
     let problem = rig.b.link.peer_problem().expect("a reason");
