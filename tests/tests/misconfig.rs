@@ -101,6 +101,17 @@ fn temp_dir() -> tempfile::TempDir {
     dir
 }
 
+/// Cuts a volume file to half its length (a file cut short, a smaller LUN).
+fn cut_to_half(path: &Path) {
+    let len = std::fs::metadata(path).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+}
+
 fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
@@ -405,13 +416,7 @@ fn m09_send_volume_of_another_format_version() {
 fn m10_send_volume_too_small() {
     let dir = temp_dir();
     let (a, b) = pair(dir.path());
-    let len = std::fs::metadata(&a).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&a)
-        .unwrap()
-        .set_len(len / 2)
-        .unwrap();
+    cut_to_half(&a);
     let before = bytes(&a);
     let message = start(dir.path(), 1, &a, &b).err().expect("refused");
     check_row("M10", &message);
@@ -424,13 +429,7 @@ fn m10_send_volume_too_small() {
 fn m11_receive_volume_too_small() {
     let dir = temp_dir();
     let (a, b) = pair(dir.path());
-    let len = std::fs::metadata(&b).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&b)
-        .unwrap()
-        .set_len(len / 2)
-        .unwrap();
+    cut_to_half(&b);
     let before = bytes(&b);
     let endpoint = start(dir.path(), 1, &a, &b).expect("starts");
     check_row("M11", &reason(&endpoint));
