@@ -313,7 +313,9 @@ fn corosync_membership_survives_the_loss_of_the_lan_over_volnic() {
     );
     let before = volnic_one_way_ms(&lab);
     let ring = membership(&lab, 0).expect("membership").1;
-    println!("membership formed after {formed:?}, ring id {ring}; both knet links connected");
+    volnic_tests::report!(
+        "membership formed after {formed:?}, ring id {ring}; both knet links connected"
+    );
 
     // Cut the LAN.
     let cut = Instant::now();
@@ -325,7 +327,7 @@ fn corosync_membership_survives_the_loss_of_the_lan_over_volnic() {
     let switched = wait_for(Duration::from_secs(20), || {
         !link_connected(&lab, 0, 0) && link_connected(&lab, 0, 1)
     });
-    println!(
+    volnic_tests::report!(
         "LAN cut: corosync reports link 0 down and link 1 carrying the cluster after {:?}",
         switched
     );
@@ -367,7 +369,7 @@ fn corosync_membership_survives_the_loss_of_the_lan_over_volnic() {
     }
     let avg = latencies.iter().map(|l| l.0).sum::<f64>() / latencies.len().max(1) as f64;
     let max = latencies.iter().map(|l| l.1).fold(0.0, f64::max);
-    println!(
+    volnic_tests::report!(
         "after the cut: {} s with 2 members, membership changes {changes}; volnic one-way latency (ping rtt / 2) avg {avg:.2} ms, max {max:.2} ms over {} pings (before the cut: {before:?})",
         hold.as_secs(),
         latencies.len() * 20
@@ -391,7 +393,7 @@ fn corosync_membership_survives_the_loss_of_the_lan_over_volnic() {
     let lost = wait_for(limit, || {
         (0..2).all(|n| membership(&lab, n).is_some_and(|(members, _)| members == 1))
     });
-    println!(
+    volnic_tests::report!(
         "control: volnic stopped too; each node alone after {lost:?} (token {TOKEN_MS} ms, consensus {CONSENSUS_MS} ms)"
     );
     assert!(

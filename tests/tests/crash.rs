@@ -185,7 +185,7 @@ fn sender_killed_at_random_points_never_makes_the_receiver_deliver_a_wrong_frame
     let receiver_error = receiver.error();
     let counters = receiver.stop();
     let v = verdict.lock().unwrap();
-    println!(
+    volnic_tests::report!(
         "kill -9 restarts: {iterations} ({killed_starting} while starting, {killed_streaming} while streaming) in {:.1} s; \
          frames delivered: {}, wrong frames delivered: {} (bad checksum {}, twice or out of order {}, older run after newer {}); \
          traffic resumed within one peer timeout ({PEER_TIMEOUT_MS} ms): {resumed_in_time}/{killed_streaming}, slowest {} ms; \

@@ -39,7 +39,7 @@ fn demo_without_arguments_runs_without_root() {
         out.status.success(),
         "volnic demo as uid {uid} failed:\n{stdout}\n{stderr}"
     );
-    println!("{stdout}");
+    volnic_tests::report!("{stdout}");
     let line = |label: &str| {
         stdout
             .lines()

@@ -109,7 +109,7 @@ fn torn_data_block_at_every_sector_prefix_is_held_until_whole() {
             cases += 1;
         }
     }
-    println!("torn prefixes tried: {cases}, wrong frames delivered: 0");
+    volnic_tests::report!("torn prefixes tried: {cases}, wrong frames delivered: 0");
 }
 
 /// A block that stays torn (the rest of it never arrives: the write was cut
@@ -148,7 +148,7 @@ fn block_that_stays_torn_is_skipped_after_the_grace() {
         assert!(rig.b.link.link_up());
         cases += 1;
     }
-    println!("blocks left torn: {cases}, skipped: {cases}, wrong frames delivered: 0");
+    volnic_tests::report!("blocks left torn: {cases}, skipped: {cases}, wrong frames delivered: 0");
 }
 
 /// A writer killed in the middle of a three-block write leaves any prefix
@@ -189,7 +189,7 @@ fn write_torn_by_a_crash_at_every_sector_of_a_batch() {
         }
         cases += 1;
     }
-    println!("kill -9 mid-write at sector 1..23: {cases}, wrong frames delivered: 0");
+    volnic_tests::report!("kill -9 mid-write at sector 1..23: {cases}, wrong frames delivered: 0");
 }
 
 /// A write that fails part-way (EIO after some sectors reached the volume)
@@ -215,7 +215,9 @@ fn write_failing_part_way_is_retried_and_delivered_once() {
         assert_eq!(rig.b.link.counters().drops_blocks_missed, 0);
         cases += 1;
     }
-    println!("writes failed part-way: {cases}, retried: {cases}, frames lost or doubled: 0");
+    volnic_tests::report!(
+        "writes failed part-way: {cases}, retried: {cases}, frames lost or doubled: 0"
+    );
 }
 
 /// How the receiver classifies a data block with bit `bit` flipped, its
@@ -285,7 +287,7 @@ fn bit_flip_anywhere_in_a_data_block_is_never_delivered() {
     }
     assert!(rig.b.link.link_up());
     assert_eq!(checked_ids(&rig.b.delivered), followers);
-    println!(
+    volnic_tests::report!(
         "data-block bits flipped: 4096, rejected as corrupt: {corrupt}, skipped as missing: {missing}, wrong frames delivered: 0"
     );
 }
@@ -342,7 +344,9 @@ fn bit_flip_anywhere_in_the_state_record_is_rejected_and_counted() {
     let ids = checked_ids(&rig.b.delivered);
     assert_eq!(ids, (0..32).map(|i| i * 64).collect::<Vec<_>>());
     assert_eq!(rig.b.link.counters().rejects_state, 2048);
-    println!("state-record bits flipped: 2048, records rejected: 2048, wrong frames delivered: 0");
+    volnic_tests::report!(
+        "state-record bits flipped: 2048, records rejected: 2048, wrong frames delivered: 0"
+    );
 }
 
 /// A bit flipped anywhere in the receive volume's superblock (every bit of
@@ -380,7 +384,9 @@ fn bit_flip_in_the_receive_superblock_takes_the_link_down_until_repaired() {
         run_until_delivered(&mut rig, sent as usize, 20, 1_000);
         assert_eq!(checked_ids(&rig.b.delivered), (0..sent).collect::<Vec<_>>());
     }
-    println!("superblock bits flipped: 1024, link down each time: 1024, frames delivered twice: 0");
+    volnic_tests::report!(
+        "superblock bits flipped: 1024, link down each time: 1024, frames delivered twice: 0"
+    );
 }
 
 /// Regression: a receive superblock that fails its check for a while used
@@ -430,7 +436,9 @@ fn bit_flip_in_the_send_superblock_stops_the_next_start_and_writes_nothing() {
         );
         cases += 1;
     }
-    println!("send superblocks damaged: {cases}, starts refused: {cases}, volumes changed: 0");
+    volnic_tests::report!(
+        "send superblocks damaged: {cases}, starts refused: {cases}, volumes changed: 0"
+    );
 }
 
 /// An asynchronous mirror applies the writes of a window in any order
@@ -476,7 +484,9 @@ fn async_mirror_reordering_within_its_window_delivers_every_frame_once_in_order(
             total += sent;
         }
     }
-    println!("reordering runs: {runs}, frames: {total}, lost: 0, wrong frames delivered: 0");
+    volnic_tests::report!(
+        "reordering runs: {runs}, frames: {total}, lost: 0, wrong frames delivered: 0"
+    );
 }
 
 /// The mirror from A to B pauses for longer than the ring can hold while B
@@ -514,7 +524,7 @@ fn mirror_paused_longer_than_the_ring_with_the_reader_alive_loses_nothing() {
     assert!(rig.b.link.link_up());
     let c = rig.b.link.counters();
     assert_eq!(c.drops(), 0, "{c:?}");
-    println!("frames sent through a paused mirror: {frames}, lost: 0, overwritten: 0");
+    volnic_tests::report!("frames sent through a paused mirror: {frames}, lost: 0, overwritten: 0");
 }
 
 /// Both mirrors pause past the peer timeout: each node sees the other
@@ -557,7 +567,7 @@ fn mirrors_paused_past_the_peer_timeout_drop_oldest_and_deliver_nothing_wrong() 
         assert_eq!(ids.last(), Some(&1000), "traffic resumes");
         let c = rig.b.link.counters();
         assert!(c.drops_blocks_missed > 0, "{c:?}");
-        println!(
+        volnic_tests::report!(
             "both mirrors paused ({}): sent {frames}, delivered {}, overwritten {overwritten}, missed {}, wrong frames delivered: 0",
             if resync { "whole-volume resync" } else { "backlog replayed" },
             ids.len() - 1,
@@ -606,7 +616,7 @@ fn receive_volume_truncated_while_running_takes_the_link_down_until_restored() {
         rig.run(10, 20_000);
         assert!(rig.b.link.link_up(), "back up after {keep}");
         assert_eq!(checked_ids(&rig.b.delivered), vec![0, 1, 2]);
-        println!("receive volume truncated to {keep} bytes: link down: {problem}");
+        volnic_tests::report!("receive volume truncated to {keep} bytes: link down: {problem}");
     }
 }
 
@@ -649,7 +659,7 @@ fn receive_volume_replaced_while_running() {
             )),
             _ => assert_eq!(problem, PeerProblem::OwnVolume),
         }
-        println!("receive volume replaced by {what}: {problem}");
+        volnic_tests::report!("receive volume replaced by {what}: {problem}");
         assert_eq!(rig.b.delivered.len(), 1);
     }
     rig.b_recv.0.borrow_mut().bytes = original;
@@ -678,7 +688,9 @@ fn receive_volume_replaced_while_running() {
     rig.run(20, 20_000);
     assert!(rig.b.link.link_up());
     assert_eq!(checked_ids(&rig.b.delivered), vec![0, 100, 101, 102]);
-    println!("receive volume replaced by a new link: old frames delivered after it: 0");
+    volnic_tests::report!(
+        "receive volume replaced by a new link: old frames delivered after it: 0"
+    );
 }
 
 /// The send volume refuses writes — ENOSPC (a sparse volume file on a full
@@ -726,7 +738,7 @@ fn send_volume_enospc_and_eio_hold_the_link_down_and_lose_nothing_queued() {
             checked_ids(&rig.b.delivered),
             (0..outage_ticks as u64).collect::<Vec<_>>()
         );
-        println!(
+        volnic_tests::report!(
             "send volume failing with {error} for {} ms: write errors counted {}, frames lost 0",
             outage_ticks * 10,
             rig.a.link.counters().write_errors
@@ -759,7 +771,7 @@ fn receive_volume_eio_takes_the_link_down_and_recovers() {
     run_until_delivered(&mut rig, 20, 100, 5_000);
     assert!(rig.b.link.link_up());
     assert_eq!(checked_ids(&rig.b.delivered), (0..20).collect::<Vec<_>>());
-    println!(
+    volnic_tests::report!(
         "receive reads failed: {}, frames lost: 0",
         rig.b.link.counters().read_errors
     );
@@ -790,6 +802,6 @@ fn volume_unreadable_at_start_fails_with_a_clear_reason() {
         if send_fails {
             assert!(rig.a_send.0.borrow().bytes == before);
         }
-        println!("{which} volume unreadable at start: {text}");
+        volnic_tests::report!("{which} volume unreadable at start: {text}");
     }
 }

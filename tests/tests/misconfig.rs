@@ -85,7 +85,7 @@ fn check_row(id: &str, message: &str) {
         matches_template(message, &template),
         "{id}: message\n  {message}\ndoes not read as the table's\n  {template}"
     );
-    println!("{id}: {message}");
+    volnic_tests::report!("{id}: {message}");
 }
 
 // ---------------------------------------------------------------------------
@@ -482,7 +482,9 @@ fn m12_send_volume_on_read_only_storage() {
         check_row("M12", &message);
         assert_eq!(bytes(&a), before);
     } else {
-        println!("M12: not root, so no read-only mount: checking a mode 0444 volume instead");
+        volnic_tests::report!(
+            "M12: not root, so no read-only mount: checking a mode 0444 volume instead"
+        );
         fmt(&a, BLOCK, 1, 2, false);
         set_mode(&a, 0o444);
         let message = start(dir.path(), 1, &a, &b).err().expect("refused");

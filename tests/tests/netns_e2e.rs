@@ -144,7 +144,7 @@ fn traffic_crosses_volnic_between_namespaces_and_carrier_follows_the_peer() {
 
     // ARP and ping.
     let ping = lab.ping(0, 200, "0.01").expect("ping");
-    println!("ping -c 200 -i 0.01: {ping:?}");
+    volnic_tests::report!("ping -c 200 -i 0.01: {ping:?}");
     assert_eq!(
         (ping.transmitted, ping.received),
         (200, 200),
@@ -172,7 +172,7 @@ fn traffic_crosses_volnic_between_namespaces_and_carrier_follows_the_peer() {
     let start = Instant::now();
     let (got_bytes, got) = tcp_transfer(&lab, &data);
     let secs = start.elapsed().as_secs_f64();
-    println!(
+    volnic_tests::report!(
         "TCP: {got_bytes} bytes in {secs:.2} s ({:.1} MB/s), SHA-256 {got}",
         got_bytes as f64 / secs / 1e6
     );
@@ -186,11 +186,11 @@ fn traffic_crosses_volnic_between_namespaces_and_carrier_follows_the_peer() {
     assert!(status.success(), "node 2 exited with {status}");
     let timeout = Duration::from_millis(PEER_TIMEOUT_MS);
     let off = lab.wait_carrier(0, false, timeout + Duration::from_secs(2));
-    println!("SIGTERM: survivor's carrier off after {off:?}");
+    volnic_tests::report!("SIGTERM: survivor's carrier off after {off:?}");
     assert!(off.is_some(), "carrier stayed on{}", describe(&lab));
     lab.start_node(1).expect("restart node 2");
     let on = lab.wait_carrier(0, true, limit);
-    println!("restart: survivor's carrier on after {on:?}");
+    volnic_tests::report!("restart: survivor's carrier on after {on:?}");
     assert!(on.is_some(), "carrier stayed off{}", describe(&lab));
 
     // A crash (SIGKILL) writes nothing: the peer falls silent, and the
@@ -198,7 +198,9 @@ fn traffic_crosses_volnic_between_namespaces_and_carrier_follows_the_peer() {
     let status = lab.stop_node(1, libc::SIGKILL).expect("kill node 2");
     assert!(!status.success());
     let off = lab.wait_carrier(0, false, timeout * 2 + Duration::from_secs(2));
-    println!("SIGKILL: survivor's carrier off after {off:?} (peer timeout {timeout:?})");
+    volnic_tests::report!(
+        "SIGKILL: survivor's carrier off after {off:?} (peer timeout {timeout:?})"
+    );
     assert!(off.is_some(), "carrier stayed on{}", describe(&lab));
     lab.start_node(1).expect("restart node 2 again");
     assert!(
@@ -210,7 +212,7 @@ fn traffic_crosses_volnic_between_namespaces_and_carrier_follows_the_peer() {
 
     // Traffic flows again, and the survivor was never restarted.
     let ping = lab.ping(0, 50, "0.01").expect("ping");
-    println!("after restarts, ping -c 50: {ping:?}");
+    volnic_tests::report!("after restarts, ping -c 50: {ping:?}");
     assert_eq!(ping.received, 50, "{}", describe(&lab));
     assert_eq!(lab.node_pid(0), survivor);
     let status = lab.stop_node(0, libc::SIGTERM).expect("stop node 1");
