@@ -6,15 +6,19 @@
 #   fuzz/run-briefly.sh [SECONDS] [JOBS]
 #
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP=1 lets a stable
-# toolchain build them (CI has only stable).
+# toolchain build them (CI has only stable). FUZZ_SANITIZER picks cargo
+# fuzz's sanitizer (default: none, since everything fuzzed is safe Rust —
+# volnic-core forbids unsafe code — and libFuzzer catches panics, hangs and
+# stack overflows by itself; `address` runs the same targets under ASan).
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-20}
 jobs=${2:-1}
 export RUSTC_BOOTSTRAP=1
+sanitizer=${FUZZ_SANITIZER:-none}
 
 targets=$(cargo fuzz list)
-cargo fuzz build >/dev/null
+cargo fuzz build --sanitizer "$sanitizer" >/dev/null
 
 mkdir -p logs
 run_one() {
@@ -23,12 +27,12 @@ run_one() {
     local seeds=()
     [ -d "seeds/$target" ] && seeds=("seeds/$target")
     # -timeout: one input taking longer than 10 s counts as a hang.
-    if cargo fuzz run "$target" "corpus/$target" "${seeds[@]}" -- \
+    if cargo fuzz run --sanitizer "$sanitizer" "$target" "corpus/$target" "${seeds[@]}" -- \
         -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
         >"logs/$target.log" 2>&1; then
         local runs
         runs=$(grep -E '^stat::number_of_executed_units' "logs/$target.log" | awk '{print $2}')
-        echo "fuzz $target: ${seconds} s, ${runs:-?} inputs, no finding"
+        echo "fuzz $target: ${seconds} s, ${runs:-?} inputs, no finding (sanitizer: $sanitizer)"
     else
         echo "fuzz $target: FAILED (see fuzz/logs/$target.log):"
         tail -n 30 "logs/$target.log"
