@@ -27,7 +27,9 @@ pub enum VolumeErrorKind {
 }
 
 /// An I/O error from a [`Volume`], with the host's native error code (errno,
-/// NTSTATUS) kept for the log.
+/// NTSTATUS) kept for the log; code 0 where no host error lies behind it
+/// (an access past the end found by the volume itself), and then the
+/// message leaves the code out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VolumeError {
     pub kind: VolumeErrorKind,
@@ -51,7 +53,11 @@ impl fmt::Display for VolumeError {
             VolumeErrorKind::Misaligned => "misaligned volume access",
             VolumeErrorKind::Io => "volume I/O error",
         };
-        write!(f, "{what} (code {})", self.code)
+        // Code 0: the engine's own finding (no OS error behind it).
+        match self.code {
+            0 => f.write_str(what),
+            code => write!(f, "{what} (code {code})"),
+        }
     }
 }
 
