@@ -8,8 +8,8 @@ use std::process::Command;
 
 use volnic_tests::unprivileged::{euid, is_root, Program, NOBODY};
 
-/// Entries of `/var/tmp` (the demo's default) owned by `uid` whose names
-/// the demo would use.
+/// Entries of `/var/tmp` (the demo's default) owned by `uid` named as the
+/// demo names its directory: `volnic-` and six random characters.
 fn demo_leftovers(uid: u32) -> Vec<String> {
     use std::os::unix::fs::MetadataExt;
     let Ok(entries) = std::fs::read_dir("/var/tmp") else {
@@ -17,7 +17,12 @@ fn demo_leftovers(uid: u32) -> Vec<String> {
     };
     entries
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with("volnic-"))
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_prefix("volnic-").is_some_and(|rest| {
+                rest.len() == 6 && rest.chars().all(|c| c.is_ascii_alphanumeric())
+            })
+        })
         .filter(|e| e.metadata().is_ok_and(|m| m.uid() == uid))
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect()
@@ -25,11 +30,11 @@ fn demo_leftovers(uid: u32) -> Vec<String> {
 
 #[test]
 fn demo_without_arguments_runs_without_root() {
-    let program = Program::copy_of(Path::new(env!("CARGO_BIN_EXE_volnic-test-cli")));
-    let (mut cmd, uid) = if is_root() {
-        (program.as_nobody(), NOBODY)
-    } else {
-        (Command::new(env!("CARGO_BIN_EXE_volnic-test-cli")), euid())
+    let binary = Path::new(env!("CARGO_BIN_EXE_volnic-test-cli"));
+    let program = is_root().then(|| Program::copy_of(binary));
+    let (mut cmd, uid) = match &program {
+        Some(program) => (program.as_nobody(), NOBODY),
+        None => (Command::new(binary), euid()),
     };
     let before = demo_leftovers(uid);
     let out = cmd.arg("demo").output().expect("run volnic demo");

@@ -571,18 +571,18 @@ fn m16_permission_denied() {
     // As root (CI), the program runs as nobody from a copy any user may run,
     // on volumes in a directory any user may enter: the refusal is the
     // volume file's mode, not the path to it.
-    let program = Program::copy_of(Path::new(env!("CARGO_BIN_EXE_volnic-test-cli")));
+    let binary = Path::new(env!("CARGO_BIN_EXE_volnic-test-cli"));
     let root = is_root();
+    let program = root.then(|| Program::copy_of(binary));
     let dir = if root {
         unprivileged::shared_dir("volnic-misconfig-")
     } else {
         temp_dir()
     };
     let (a, b) = pair(dir.path());
-    let mut cmd = if root {
-        program.as_nobody()
-    } else {
-        Command::new(env!("CARGO_BIN_EXE_volnic-test-cli"))
+    let mut cmd = match &program {
+        Some(program) => program.as_nobody(),
+        None => Command::new(binary),
     };
     cmd.arg("up")
         .arg("--send")
