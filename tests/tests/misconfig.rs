@@ -777,10 +777,7 @@ impl Volume for FillingUp {
     }
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), VolumeError> {
         if offset >= self.ring_start && self.full.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(VolumeError::new(
-                VolumeErrorKind::NoSpace,
-                i64::from(libc::ENOSPC),
-            ));
+            return Err(volnic_tests::faulty::ENOSPC);
         }
         self.inner.write_at(offset, data)
     }
