@@ -12,6 +12,7 @@
 // stay fixed while the vectors holding them grow.
 #![allow(clippy::vec_box)]
 
+pub mod facts;
 pub mod host;
 pub mod ndis;
 pub mod os;
