@@ -99,12 +99,16 @@ pub struct NET_BUFFER {
 #[derive(Clone, Copy, Debug)]
 pub struct Aligned16<T>(pub T);
 
-/// Entries of `NET_BUFFER_LIST::NetBufferListInfo` (NDIS_NET_BUFFER_LIST_INFO).
-pub const NET_BUFFER_LIST_INFO_COUNT: usize = 29;
+/// Entries of `NET_BUFFER_LIST::NetBufferListInfo`: `MaxNetBufferListInfo`
+/// of an NDIS 6.30 miniport (the revision the driver registers; NDIS 6.50
+/// and later add entries).
+pub const NET_BUFFER_LIST_INFO_COUNT: usize = 24;
 
-/// Layout: [ntdiff] `_NET_BUFFER_LIST`, size 0x180: 29
-/// `NetBufferListInfo` entries (MaxNetBufferListInfo of those builds) end at
-/// 0x178, and the 16-byte alignment pads the struct to 0x180.
+/// Layout: [ntdiff] `_NET_BUFFER_LIST` as an NDIS 6.30 miniport compiles it
+/// (WDK ndis.h with NDIS630_MINIPORT), size 0x150: 24 `NetBufferListInfo`
+/// entries from 0x90 end at 0x150. Newer NDIS revisions (and the ndis.sys
+/// symbols of recent builds) carry more entries; NDIS allocates every NBL,
+/// and a 6.30 miniport touches only the fields below.
 #[repr(C, align(16))]
 #[derive(Debug)]
 pub struct NET_BUFFER_LIST {
@@ -162,10 +166,11 @@ pub union NDIS_OID_REQUEST_DATA {
     pub METHOD_INFORMATION: NDIS_OID_REQUEST_METHOD,
 }
 
-/// Layout: [ntdiff] `_NDIS_OID_REQUEST` through `Reserved2` (0xea; the
-/// listed build pads to 0xf0), then the three NDIS 6.50 fields of revision 2
-/// from [ndis.h] (`SwitchId`, `VPortId`, `Flags`), size 0xf8. NDIS owns
-/// every OID request; the miniport only reads fields below 0xe8.
+/// Layout: [ntdiff] `_NDIS_OID_REQUEST` as an NDIS 6.30 miniport compiles
+/// it: through `Reserved2` (ends at 0xec), padded to the 8-byte alignment,
+/// size 0xf0. Revision 2 (`SwitchId`, `VPortId`, `Flags`, size 0xf8) exists
+/// only from NDIS 6.50; NDIS owns every OID request and a 6.30 miniport
+/// reads only fields below 0xe8.
 #[repr(C)]
 pub struct NDIS_OID_REQUEST {
     pub Header: NDIS_OBJECT_HEADER,
@@ -181,10 +186,6 @@ pub struct NDIS_OID_REQUEST {
     pub SupportedRevision: u8,
     pub Reserved1: u8,
     pub Reserved2: u16,
-    // Revision 2 (NDIS 6.50): the miniport never reads these.
-    pub SwitchId: u32,
-    pub VPortId: u32,
-    pub Flags: u32,
 }
 
 pub const NdisRequestQueryInformation: u32 = 0;
@@ -405,13 +406,17 @@ pub const NDIS_OBJECT_TYPE_DEFAULT: u8 = 0x80;
 pub const NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS: u8 = 0x8A;
 pub const NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES: u8 = 0x9E;
 pub const NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES: u8 = 0x9F;
-pub const NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT: u8 = 0xA3;
-pub const NDIS_OBJECT_TYPE_STATUS_INDICATION: u8 = 0x8B;
+pub const NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT: u8 = 0xA9;
+pub const NDIS_OBJECT_TYPE_STATUS_INDICATION: u8 = 0x98;
 pub const NDIS_OBJECT_TYPE_OID_REQUEST: u8 = 0x96;
 pub const NDIS_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2: u8 = 2;
 pub const NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2: u16 = 0x98;
 pub const NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1: u8 = 1;
 pub const NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1: u16 = 0x1c;
+/// Revision 2 (NDIS 6.30 miniports register it): the same fields, the
+/// same size as revision 1.
+pub const NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2: u8 = 2;
+pub const NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2: u16 = 0x1c;
 pub const NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2: u8 = 2;
 pub const NDIS_SIZEOF_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2: u16 = 0xe0;
 pub const NDIS_CONFIGURATION_OBJECT_REVISION_1: u8 = 1;
@@ -432,10 +437,10 @@ pub const NDIS_STATUS_FAILURE: NDIS_STATUS = 0xC000_0001_u32 as i32;
 pub const NDIS_STATUS_RESOURCES: NDIS_STATUS = 0xC000_009A_u32 as i32;
 pub const NDIS_STATUS_NOT_SUPPORTED: NDIS_STATUS = 0xC000_00BB_u32 as i32;
 pub const NDIS_STATUS_INVALID_PARAMETER: NDIS_STATUS = 0xC000_000D_u32 as i32;
-pub const NDIS_STATUS_REQUEST_ABORTED: NDIS_STATUS = 0xC000_0240_u32 as i32;
+pub const NDIS_STATUS_REQUEST_ABORTED: NDIS_STATUS = 0xC001_000C_u32 as i32;
 pub const NDIS_STATUS_ADAPTER_NOT_FOUND: NDIS_STATUS = 0xC001_0006_u32 as i32;
 pub const NDIS_STATUS_MULTICAST_FULL: NDIS_STATUS = 0xC001_0009_u32 as i32;
-pub const NDIS_STATUS_MEDIA_DISCONNECTED: NDIS_STATUS = 0xC001_000B_u32 as i32;
+pub const NDIS_STATUS_MEDIA_DISCONNECTED: NDIS_STATUS = 0xC023_001F_u32 as i32;
 pub const NDIS_STATUS_ADAPTER_NOT_READY: NDIS_STATUS = 0xC001_0011_u32 as i32;
 pub const NDIS_STATUS_INVALID_LENGTH: NDIS_STATUS = 0xC001_0014_u32 as i32;
 pub const NDIS_STATUS_INVALID_DATA: NDIS_STATUS = 0xC001_0015_u32 as i32;
@@ -448,8 +453,8 @@ pub const NDIS_SEND_FLAGS_DISPATCH_LEVEL: u32 = 0x1;
 pub const NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL: u32 = 0x1;
 pub const NDIS_RETURN_FLAGS_DISPATCH_LEVEL: u32 = 0x1;
 pub const NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL: u32 = 0x1;
-pub const NDIS_MINIPORT_ATTRIBUTES_NO_HALT_ON_SUSPEND: u32 = 0x0000_0400;
-pub const NDIS_MINIPORT_ATTRIBUTES_SURPRISE_REMOVE_OK: u32 = 0x0000_0008;
+pub const NDIS_MINIPORT_ATTRIBUTES_NO_HALT_ON_SUSPEND: u32 = 0x0000_0020;
+pub const NDIS_MINIPORT_ATTRIBUTES_SURPRISE_REMOVE_OK: u32 = 0x0000_0004;
 pub const NDIS_MAC_OPTION_COPY_LOOKAHEAD_DATA: u32 = 0x1;
 pub const NDIS_MAC_OPTION_TRANSFERS_NOT_PEND: u32 = 0x4;
 pub const NDIS_MAC_OPTION_NO_LOOPBACK: u32 = 0x8;
@@ -584,7 +589,7 @@ mod layout {
     const _: () = assert!(size_of::<Aligned16<[*mut c_void; 2]>>() == 0x10);
     const _: () = assert!(size_of::<Aligned16<[*mut c_void; 4]>>() == 0x20);
     const _: () = assert!(size_of::<Aligned16<[*mut c_void; 6]>>() == 0x30);
-    assert_layout!(NET_BUFFER_LIST, 0x180, {
+    assert_layout!(NET_BUFFER_LIST, 0x150, {
         Next: 0x0,
         FirstNetBuffer: 0x8,
         Context: 0x10,
@@ -620,7 +625,7 @@ mod layout {
     });
     // A union's members all sit at offset 0 (repr(C)); only its size varies.
     assert_layout!(NDIS_OID_REQUEST_DATA, 0x28, {});
-    assert_layout!(NDIS_OID_REQUEST, 0xf8, {
+    assert_layout!(NDIS_OID_REQUEST, 0xf0, {
         Header: 0x0,
         RequestType: 0x4,
         PortNumber: 0x8,
@@ -634,9 +639,6 @@ mod layout {
         SupportedRevision: 0xe8,
         Reserved1: 0xe9,
         Reserved2: 0xea,
-        SwitchId: 0xec,
-        VPortId: 0xf0,
-        Flags: 0xf4,
     });
     assert_layout!(NDIS_MINIPORT_DRIVER_CHARACTERISTICS, 0x98, {
         Header: 0x0,
