@@ -203,6 +203,15 @@ impl Facts {
         members
     }
 
+    /// Every contract constant whose name starts with `prefix`, by name.
+    pub fn constants_with_prefix(&self, prefix: &str) -> Vec<(String, u64)> {
+        self.constants
+            .iter()
+            .filter(|((version, name), _)| version == CONTRACT_WDK && name.starts_with(prefix))
+            .map(|((_, name), value)| (name.clone(), *value))
+            .collect()
+    }
+
     pub fn function(&self, name: &str) -> Option<&Function> {
         self.functions.iter().find(|f| f.name == name)
     }
@@ -259,6 +268,12 @@ pub fn u16_constant(name: &str) -> u16 {
     u16::try_from(value).unwrap_or_else(|_| panic!("{name} = {value:#x} is not 16-bit"))
 }
 
+/// The OID named `name` (`OID_GEN_...`), from the tables.
+pub fn oid(name: &str) -> u32 {
+    assert!(name.starts_with("OID_"), "{name} is not an OID name");
+    u32_constant(name)
+}
+
 /// `constant` narrowed to u32 (flags, OIDs, enum values).
 pub fn u32_constant(name: &str) -> u32 {
     let value = constant(name);
@@ -286,6 +301,319 @@ fn layout_row(ty: &str, member: &str) -> LayoutRow {
     })
 }
 
+/// The OR of every contract constant whose name starts with `prefix`
+/// (e.g. `NDIS_MINIPORT_ATTRIBUTES_`): the flag bits the tables know.
+pub fn flags_with_prefix(prefix: &str) -> u64 {
+    Facts::get()
+        .constants_with_prefix(prefix)
+        .into_iter()
+        .fold(0, |all, (_, value)| all | value)
+}
+
+/// The contract constant whose name starts with `prefix` and whose value is
+/// `value`, if any (e.g. the `NDIS_STATUS_` name of a status code).
+pub fn name_of(prefix: &str, value: u64) -> Option<String> {
+    Facts::get()
+        .constants_with_prefix(prefix)
+        .into_iter()
+        .find(|(_, v)| *v == value)
+        .map(|(name, _)| name)
+}
+
+/// The contract's name of NDIS_STATUS `status`, if the tables hold one.
+pub fn status_name(status: i32) -> Option<String> {
+    name_of("NDIS_STATUS_", u64::from(status as u32))
+}
+
+/// The `Size` an object header of `record` at `revision` must carry:
+/// `NDIS_SIZEOF_<record>_REVISION_<n>` (the record's name without its
+/// `NDIS_` prefix), provided the tables hold `<record>_REVISION_<n>` with
+/// value n under the contract. `None`: no such revision in NDIS 6.30.
+pub fn revision_size(record: &str, revision: u8) -> Option<u16> {
+    let facts = Facts::get();
+    let named = facts.try_constant(&format!("{record}_REVISION_{revision}"))?;
+    if named != u64::from(revision) {
+        return None;
+    }
+    let short = record.strip_prefix("NDIS_").unwrap_or(record);
+    let size = facts.try_constant(&format!("NDIS_SIZEOF_{short}_REVISION_{revision}"))?;
+    u16::try_from(size).ok()
+}
+
+/// An NDIS_OBJECT_HEADER as read from memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub kind: u8,
+    pub revision: u8,
+    pub size: u16,
+}
+
+impl Header {
+    /// The header at the start of `base` (every NDIS object begins with
+    /// one), read at the tables' offsets.
+    ///
+    /// # Safety
+    /// `base` points to at least `size_of("NDIS_OBJECT_HEADER")` readable
+    /// bytes.
+    pub unsafe fn read(base: *const u8) -> Header {
+        // SAFETY: the header's bytes are readable (caller).
+        let kind = unsafe { read::<u8>(base, "NDIS_OBJECT_HEADER", "Type") };
+        // SAFETY: as above.
+        let revision = unsafe { read::<u8>(base, "NDIS_OBJECT_HEADER", "Revision") };
+        // SAFETY: as above.
+        let size = unsafe { read::<u16>(base, "NDIS_OBJECT_HEADER", "Size") };
+        Header {
+            kind,
+            revision,
+            size,
+        }
+    }
+
+    /// Writes this header at the start of `base`.
+    ///
+    /// # Safety
+    /// `base` points to at least `size_of("NDIS_OBJECT_HEADER")` writable
+    /// bytes.
+    pub unsafe fn write(self, base: *mut u8) {
+        // SAFETY: the header's bytes are writable (caller).
+        unsafe { write(base, "NDIS_OBJECT_HEADER", "Type", self.kind) };
+        // SAFETY: as above.
+        unsafe { write(base, "NDIS_OBJECT_HEADER", "Revision", self.revision) };
+        // SAFETY: as above.
+        unsafe { write(base, "NDIS_OBJECT_HEADER", "Size", self.size) };
+    }
+
+    /// The header NDIS expects on `record` at `revision`: type constant
+    /// `type_name`, size `NDIS_SIZEOF_<record>_REVISION_<n>`, all from the
+    /// tables.
+    pub fn expected(type_name: &str, record: &str, revision: u8) -> Header {
+        Header {
+            kind: u8_constant(type_name),
+            revision,
+            size: revision_size(record, revision).unwrap_or_else(|| {
+                panic!("the NDIS facts tables hold no NDIS 6.30 revision {revision} of {record}")
+            }),
+        }
+    }
+
+    /// Judges this header as one of `record`: its type must be the tables'
+    /// `type_name`, its revision one of the record's NDIS 6.30 revisions
+    /// from `min_revision` on, and its size that revision's
+    /// `NDIS_SIZEOF_..._REVISION_n`. The error names what is wrong.
+    pub fn judge(self, type_name: &str, record: &str, min_revision: u8) -> Result<(), String> {
+        let want_type = u8_constant(type_name);
+        if self.kind != want_type {
+            return Err(format!(
+                "{record} header type {:#x}, the tables say {type_name} = {want_type:#x}",
+                self.kind
+            ));
+        }
+        let Some(size) = revision_size(record, self.revision) else {
+            return Err(format!(
+                "{record} header revision {} is not an NDIS 6.30 revision in the tables",
+                self.revision
+            ));
+        };
+        if self.revision < min_revision {
+            return Err(format!(
+                "{record} header revision {}, NDIS 6.30 needs revision {min_revision} or later",
+                self.revision
+            ));
+        }
+        if self.size != size {
+            let short = record.strip_prefix("NDIS_").unwrap_or(record);
+            return Err(format!(
+                "{record} header size {:#x} for revision {}, the tables say \
+                 NDIS_SIZEOF_{short}_REVISION_{} = {size:#x}",
+                self.size, self.revision, self.revision
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A value that may be read from or written to raw memory at a table
+/// offset: every bit pattern of its size is a valid value.
+///
+/// # Safety
+/// Implement only for types valid for every bit pattern of their size.
+pub unsafe trait Scalar: Copy {}
+// SAFETY: integers and raw pointers are valid for any bit pattern.
+unsafe impl Scalar for u8 {}
+// SAFETY: as above.
+unsafe impl Scalar for u16 {}
+// SAFETY: as above.
+unsafe impl Scalar for u32 {}
+// SAFETY: as above.
+unsafe impl Scalar for u64 {}
+// SAFETY: as above.
+unsafe impl Scalar for i16 {}
+// SAFETY: as above.
+unsafe impl Scalar for i32 {}
+// SAFETY: as above.
+unsafe impl Scalar for i64 {}
+// SAFETY: as above.
+unsafe impl Scalar for usize {}
+// SAFETY: as above.
+unsafe impl<T> Scalar for *mut T {}
+// SAFETY: as above.
+unsafe impl<T> Scalar for *const T {}
+
+/// The offset of `member` in `ty`, checked to be `width` bytes wide.
+fn scalar_offset(ty: &str, member: &str, width: usize) -> usize {
+    let row = layout_row(ty, member);
+    if row.member_size as usize != width {
+        panic!(
+            "{ty}.{member} is {:#x} bytes in the NDIS facts tables, accessed as {width}",
+            row.member_size
+        );
+    }
+    row.size_or_offset as usize
+}
+
+/// Reads `member` of the C record `ty` at `base`, at the tables' offset;
+/// the tables' member size must be `size_of::<T>()`.
+///
+/// # Safety
+/// `base` points to a readable record of at least the tables' size of `ty`.
+pub unsafe fn read<T: Scalar>(base: *const u8, ty: &str, member: &str) -> T {
+    let offset = scalar_offset(ty, member, std::mem::size_of::<T>());
+    // SAFETY: the member lies inside the record (caller, tables).
+    let at = unsafe { base.add(offset) };
+    // SAFETY: `at` is readable for size_of::<T>() bytes; any bit pattern is
+    // a valid T (Scalar); no alignment is assumed.
+    unsafe { std::ptr::read_unaligned(at.cast::<T>()) }
+}
+
+/// Writes `member` of the C record `ty` at `base`, at the tables' offset;
+/// the tables' member size must be `size_of::<T>()`.
+///
+/// # Safety
+/// `base` points to a writable record of at least the tables' size of `ty`.
+pub unsafe fn write<T: Scalar>(base: *mut u8, ty: &str, member: &str, value: T) {
+    let offset = scalar_offset(ty, member, std::mem::size_of::<T>());
+    // SAFETY: the member lies inside the record (caller, tables).
+    let at = unsafe { base.add(offset) };
+    // SAFETY: `at` is writable for size_of::<T>() bytes; no alignment is
+    // assumed.
+    unsafe { std::ptr::write_unaligned(at.cast::<T>(), value) }
+}
+
+/// The bytes of `member` (an array: MAC addresses, GUIDs) of `ty` at `base`.
+///
+/// # Safety
+/// As for [`read`].
+pub unsafe fn read_bytes(base: *const u8, ty: &str, member: &str) -> Vec<u8> {
+    let row = layout_row(ty, member);
+    // SAFETY: the member lies inside the record (caller, tables).
+    let at = unsafe { base.add(row.size_or_offset as usize) };
+    // SAFETY: the member's bytes are readable (caller).
+    let bytes = unsafe { std::slice::from_raw_parts(at, row.member_size as usize) };
+    bytes.to_vec()
+}
+
+/// Where `member` of `ty` at `base` is (for records nested in records).
+///
+/// # Safety
+/// `base` points to a record of at least the tables' size of `ty`.
+pub unsafe fn member_ptr(base: *mut u8, ty: &str, member: &str) -> *mut u8 {
+    // SAFETY: the offset lies inside the record (caller, tables).
+    unsafe { base.add(offset_of(ty, member)) }
+}
+
+/// A zeroed allocation of the C type `ty` with the tables' size and
+/// alignment: how the simulation makes the NDIS objects it hands the
+/// driver, so the driver's own declaration of them decides nothing about
+/// where the simulation puts or finds a field.
+pub struct Record {
+    ptr: std::ptr::NonNull<u8>,
+    layout: std::alloc::Layout,
+    ty: String,
+}
+
+// SAFETY: a Record owns its memory exclusively, as a Box<[u8]> does; the
+// raw pointer inside is never shared by the Record itself.
+unsafe impl Send for Record {}
+
+impl Record {
+    /// A zeroed `ty` (all-zero is what NDIS hands out for fields it does not
+    /// set: null pointers, zero counts).
+    pub fn zeroed(ty: &str) -> Record {
+        let size = size_of(ty);
+        let align = layout_row(ty, "").member_size as usize;
+        let layout = std::alloc::Layout::from_size_align(size.max(1), align)
+            .unwrap_or_else(|e| panic!("{ty}: size {size:#x} align {align:#x}: {e}"));
+        // SAFETY: the layout has a non-zero size.
+        let raw = unsafe { std::alloc::alloc_zeroed(layout) };
+        let ptr =
+            std::ptr::NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        Record {
+            ptr,
+            layout,
+            ty: ty.to_owned(),
+        }
+    }
+
+    pub fn ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    pub fn ty(&self) -> &str {
+        &self.ty
+    }
+
+    /// Writes `member` at the tables' offset.
+    pub fn set<T: Scalar>(&mut self, member: &str, value: T) -> &mut Self {
+        // SAFETY: the record is this Record's own allocation of `ty`.
+        unsafe { write(self.ptr(), &self.ty, member, value) };
+        self
+    }
+
+    /// Reads `member` at the tables' offset.
+    pub fn get<T: Scalar>(&self, member: &str) -> T {
+        // SAFETY: the record is this Record's own allocation of `ty`.
+        unsafe { read(self.ptr(), &self.ty, member) }
+    }
+
+    /// Writes `bytes` into the array `member` (at most its size).
+    pub fn set_bytes(&mut self, member: &str, bytes: &[u8]) -> &mut Self {
+        let row = layout_row(&self.ty, member);
+        assert!(
+            bytes.len() <= row.member_size as usize,
+            "{} bytes do not fit {}.{member}",
+            bytes.len(),
+            self.ty
+        );
+        // SAFETY: the member lies inside this Record's allocation.
+        let at = unsafe { self.ptr().add(row.size_or_offset as usize) };
+        // SAFETY: the member holds at least `bytes.len()` bytes (checked
+        // above); a fresh allocation does not overlap `bytes`.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), at, bytes.len()) };
+        self
+    }
+
+    /// Writes the object header at the start of the record.
+    pub fn set_header(&mut self, header: Header) -> &mut Self {
+        // SAFETY: every record given a header begins with one, inside this
+        // Record's allocation.
+        unsafe { header.write(self.ptr()) };
+        self
+    }
+}
+
+impl Drop for Record {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `zeroed` with this layout, freed once.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), self.layout) };
+    }
+}
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Record({} at {:p})", self.ty, self.ptr)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,7 +624,9 @@ mod tests {
         assert_eq!(constant("NDIS_STATUS_PENDING"), 0x103);
         assert_eq!(size_of("NDIS_OBJECT_HEADER"), 4);
         assert_eq!(offset_of("NDIS_OID_REQUEST", "DATA"), 0x20);
-        assert!(facts.function("NdisMIndicateReceiveNetBufferLists").is_some());
+        assert!(facts
+            .function("NdisMIndicateReceiveNetBufferLists")
+            .is_some());
         assert!(facts.rust_names.iter().any(|r| r.kind == "callback"));
     }
 

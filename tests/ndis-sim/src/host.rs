@@ -8,11 +8,11 @@ use std::ptr;
 use std::sync::{mpsc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use volnic::ndis::*;
-
+use crate::facts::{self, status, u32_constant, u8_constant, Header, Record};
 use crate::ndis::{
-    global_breaches, live_mdls, lock, AdapterInner, AdapterState, GeneralInfo, RegValue,
-    SimAdapter, SimDriver,
+    describe_status, global_breaches, live_adapters, live_mdls, live_nbls, lock, sent_mdls,
+    AdapterInner, AdapterState, GeneralInfo, Handle, Handlers, RegValue, RegistrationInfo,
+    SimAdapter, SimDriver, Status, MDL_TYPE, NB, NBL, OID_REQUEST,
 };
 use crate::Sim;
 
@@ -65,18 +65,31 @@ pub struct SendFrame {
     pub layout: Layout,
 }
 
-/// Memory of an NBL chain the sim sent: kept alive until completion.
+/// Memory of an NBL chain the sim sent, NBLs, NET_BUFFERs and MDLs
+/// allocated and filled by the tables: kept alive until completion.
 struct SentChain {
-    nbls: Vec<Box<NET_BUFFER_LIST>>,
-    nbs: Vec<Box<NET_BUFFER>>,
-    mdls: Vec<Box<MDL>>,
+    nbls: Vec<Record>,
+    nbs: Vec<Record>,
+    mdls: Vec<Record>,
     buffers: Vec<Vec<u8>>,
 }
+
+impl Drop for SentChain {
+    fn drop(&mut self) {
+        let mut sent = lock(sent_mdls());
+        for mdl in &self.mdls {
+            sent.remove(&(mdl.ptr() as usize));
+        }
+    }
+}
+
+/// Written into a sent NBL's Status; the driver must overwrite it.
+const STATUS_UNSET: i32 = 0x7777_7777;
 
 /// The result of an OID request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OidReply {
-    pub status: NDIS_STATUS,
+    pub status: Status,
     pub bytes_done: u32,
     pub bytes_needed: u32,
     pub data: Vec<u8>,
@@ -95,8 +108,8 @@ pub struct SimHost {
     _loaded: MutexGuard<'static, ()>,
 }
 
-fn ok(status: NDIS_STATUS) -> bool {
-    status == NDIS_STATUS_SUCCESS
+fn ok(code: Status) -> bool {
+    code == status("NDIS_STATUS_SUCCESS")
 }
 
 impl SimHost {
@@ -111,9 +124,19 @@ impl SimHost {
 
     /// Loads another miniport (the simulation's own tests use misbehaving
     /// ones to prove each contract check fires).
-    pub fn load_with(entry: fn(*mut c_void, *mut c_void) -> NDIS_STATUS) -> SimHost {
+    pub fn load_with(entry: fn(*mut c_void, *mut c_void) -> Status) -> SimHost {
+        Self::try_load_with(entry).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Loads a miniport whose DriverEntry may fail: Err says how, with
+    /// the breaches the simulation recorded.
+    pub fn try_load_with(entry: fn(*mut c_void, *mut c_void) -> Status) -> Result<SimHost, String> {
         let guard = LOADED.lock().unwrap_or_else(|e| e.into_inner());
         lock(global_breaches()).clear();
+        // What an earlier host reported as leaked stays allocated (a dead
+        // driver may still name it) but is no longer counted.
+        std::mem::forget(std::mem::take(&mut *lock(live_mdls())));
+        std::mem::forget(std::mem::take(&mut *lock(live_nbls())));
         let mut host = SimHost {
             driver: Box::new(SimDriver::new()),
             adapters: Vec::new(),
@@ -122,24 +145,25 @@ impl SimHost {
             _loaded: guard,
         };
         let driver_object = host.driver_object();
-        let status = entry(driver_object, ptr::null_mut());
-        assert!(ok(status), "DriverEntry failed: {status:#x}");
-        assert!(
-            lock(&host.driver.chars).is_some(),
-            "DriverEntry registered no miniport"
-        );
-        host
+        let code = entry(driver_object, ptr::null_mut());
+        if !ok(code) || lock(&host.driver.handlers).is_none() {
+            // Nothing was registered: there is nothing to unload.
+            host.unloaded = true;
+            return Err(format!(
+                "DriverEntry failed ({}); breaches: {:?}",
+                describe_status(code),
+                host.breaches()
+            ));
+        }
+        Ok(host)
     }
 
     fn driver_object(&mut self) -> *mut c_void {
         (&mut *self.driver as *mut SimDriver).cast()
     }
 
-    fn chars(&self) -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
-        let chars = lock(&self.driver.chars);
-        let c = chars.as_ref().expect("driver registered");
-        // SAFETY: plain data (integers and function pointers).
-        unsafe { ptr::read(c) }
+    fn chars(&self) -> Handlers {
+        lock(&self.driver.handlers).expect("driver registered")
     }
 
     pub fn adapter(&self, id: AdapterId) -> &SimAdapter {
@@ -147,14 +171,14 @@ impl SimHost {
     }
 
     /// The MiniportAdapterHandle NDIS gave the adapter.
-    pub fn handle(&self, id: AdapterId) -> NDIS_HANDLE {
+    pub fn handle(&self, id: AdapterId) -> Handle {
         (&*self.adapters[id.0] as *const SimAdapter)
             .cast_mut()
             .cast()
     }
 
-    fn context(&self, id: AdapterId) -> NDIS_HANDLE {
-        lock(&self.adapter(id).inner).context as NDIS_HANDLE
+    fn context(&self, id: AdapterId) -> Handle {
+        lock(&self.adapter(id).inner).context as Handle
     }
 
     fn require(&self, id: AdapterId, want: AdapterState, what: &str) {
@@ -191,16 +215,20 @@ impl SimHost {
         self.adapters.push(adapter);
         self.returners.push(None);
         let id = AdapterId(self.adapters.len() - 1);
+        lock(live_adapters()).insert(self.handle(id) as usize);
         let logged_before = lock(&self.driver.event_log).len();
-        let init = self
-            .chars()
-            .InitializeHandlerEx
-            .expect("initialize handler");
+        let init = self.chars().initialize;
         let driver_object = self.driver_object();
         // SAFETY: the handle is a live SimAdapter, the driver context is the
         // one given at registration (the driver object).
-        let status = unsafe { init(self.handle(id), driver_object, ptr::null_mut()) };
-        if !ok(status) {
+        let code = unsafe { init(self.handle(id), driver_object, ptr::null_mut()) };
+        if facts::status_name(code).is_none() {
+            self.adapter(id).breach(format!(
+                "MiniportInitializeEx returned {}",
+                describe_status(code)
+            ));
+        }
+        if !ok(code) {
             self.adapter(id).set_state(AdapterState::FailedInit);
             let log = lock(&self.driver.event_log);
             return Err(match log.get(logged_before..).and_then(|l| l.last()) {
@@ -215,7 +243,7 @@ impl SimHost {
         }
         {
             let inner = lock(&self.adapter(id).inner);
-            if !inner.registration_set || inner.general.is_none() {
+            if inner.registration.is_none() || inner.general.is_none() {
                 drop(inner);
                 self.driver.breach(
                     "initialize succeeded without registration and general attributes".into(),
@@ -232,10 +260,7 @@ impl SimHost {
     fn start_returner(&mut self, id: AdapterId) {
         let (tx, rx) = mpsc::channel::<usize>();
         *lock(&self.adapter(id).returner) = Some(tx);
-        let handler = self
-            .chars()
-            .ReturnNetBufferListsHandler
-            .expect("return handler");
+        let handler = self.chars().return_nbls;
         let adapter_addr = &*self.adapters[id.0] as *const SimAdapter as usize;
         let join = std::thread::spawn(move || {
             // SAFETY: the host joins this thread before dropping the adapter.
@@ -243,17 +268,17 @@ impl SimHost {
             while let Ok(chain) = rx.recv() {
                 let context = {
                     let mut inner = lock(&adapter.inner);
-                    let mut nbl = chain as *mut NET_BUFFER_LIST;
-                    while !nbl.is_null() {
-                        inner.held.remove(&(nbl as usize));
-                        // SAFETY: the chain was indicated by the driver and
-                        // is unchanged while the protocol holds it.
-                        nbl = unsafe { (*nbl).Next };
+                    let mut nbl = chain as *const u8;
+                    while !nbl.is_null() && inner.held.remove(&(nbl as usize)) {
+                        // SAFETY: an NBL the driver indicated (the sim
+                        // checked it was one of its own), unchanged while
+                        // the protocol holds it.
+                        nbl = unsafe { facts::read::<*const u8>(nbl, NBL, "Next") };
                     }
-                    inner.context as NDIS_HANDLE
+                    inner.context as Handle
                 };
                 // SAFETY: returning NBLs the adapter indicated, with its context.
-                unsafe { handler(context, chain as *mut NET_BUFFER_LIST, 0) };
+                unsafe { handler(context, chain as *mut c_void, 0) };
             }
         });
         self.returners[id.0] = Some(join);
@@ -263,10 +288,10 @@ impl SimHost {
     pub fn restart(&mut self, id: AdapterId) {
         self.require(id, AdapterState::Paused, "restart");
         self.adapter(id).set_state(AdapterState::Restarting);
-        let restart = self.chars().RestartHandler.expect("restart handler");
+        let restart = self.chars().restart;
         // SAFETY: a live adapter context.
-        let status = unsafe { restart(self.context(id), ptr::null_mut()) };
-        assert!(ok(status), "restart failed: {status:#x}");
+        let code = unsafe { restart(self.context(id), ptr::null_mut()) };
+        assert!(ok(code), "restart failed: {}", describe_status(code));
         self.adapter(id).set_state(AdapterState::Running);
     }
 
@@ -275,11 +300,11 @@ impl SimHost {
     pub fn pause(&mut self, id: AdapterId) {
         self.require(id, AdapterState::Running, "pause");
         self.adapter(id).set_state(AdapterState::Pausing);
-        let pause = self.chars().PauseHandler.expect("pause handler");
+        let pause = self.chars().pause;
         // SAFETY: a live adapter context.
-        let status = unsafe { pause(self.context(id), ptr::null_mut()) };
+        let code = unsafe { pause(self.context(id), ptr::null_mut()) };
         let a = self.adapter(id);
-        if ok(status) {
+        if ok(code) {
             let held = lock(&a.inner).held.len();
             if held > 0 {
                 a.breach(format!(
@@ -287,7 +312,7 @@ impl SimHost {
                 ));
             }
             a.set_state(AdapterState::Paused);
-        } else if status == NDIS_STATUS_PENDING {
+        } else if code == status("NDIS_STATUS_PENDING") {
             let deadline = Instant::now() + Duration::from_secs(20);
             let mut inner = lock(&a.inner);
             while inner.state != Some(AdapterState::Paused) {
@@ -304,7 +329,7 @@ impl SimHost {
                     .0;
             }
         } else {
-            a.breach(format!("pause failed with {status:#x}"));
+            a.breach(format!("pause failed with {}", describe_status(code)));
         }
     }
 
@@ -324,9 +349,9 @@ impl SimHost {
             }
         }
         self.adapter(id).set_state(AdapterState::Halting);
-        let halt = self.chars().HaltHandlerEx.expect("halt handler");
+        let halt = self.chars().halt;
         // SAFETY: a live adapter context; NDIS never uses it after halt.
-        unsafe { halt(self.context(id), NdisHaltDeviceDisabled) };
+        unsafe { halt(self.context(id), u32_constant("NdisHaltDeviceDisabled")) };
         self.adapter(id).set_state(AdapterState::Halted);
         *lock(&self.adapter(id).returner) = None;
         if let Some(join) = self.returners[id.0].take() {
@@ -336,14 +361,14 @@ impl SimHost {
 
     /// MiniportShutdownEx (power off).
     pub fn shutdown(&mut self, id: AdapterId) {
-        let shutdown = self.chars().ShutdownHandlerEx.expect("shutdown handler");
+        let shutdown = self.chars().shutdown;
         // SAFETY: a live adapter context.
-        unsafe { shutdown(self.context(id), NdisShutdownPowerOff) };
+        unsafe { shutdown(self.context(id), u32_constant("NdisShutdownPowerOff")) };
     }
 
     /// Sends frames as NBLs: `nbls[i]` is the NET_BUFFERs of NBL i. Returns
     /// each NBL's completion status.
-    pub fn send(&mut self, id: AdapterId, nbls: &[Vec<SendFrame>]) -> Vec<NDIS_STATUS> {
+    pub fn send(&mut self, id: AdapterId, nbls: &[Vec<SendFrame>]) -> Vec<Status> {
         let state = self.adapter(id).state();
         if matches!(
             state,
@@ -358,50 +383,44 @@ impl SimHost {
             buffers: Vec::new(),
         };
         for frames in nbls {
-            // SAFETY: all-zero is a valid NET_BUFFER_LIST (null pointers).
-            let mut nbl: Box<NET_BUFFER_LIST> = Box::new(unsafe { std::mem::zeroed() });
-            let mut prev_nb: *mut NET_BUFFER = ptr::null_mut();
+            let mut nbl = Record::zeroed(NBL);
+            let mut prev_nb: Option<usize> = None;
             for frame in frames {
                 let nb = build_net_buffer(frame, &mut chain);
-                if prev_nb.is_null() {
-                    nbl.FirstNetBuffer = nb;
-                } else {
-                    // SAFETY: `prev_nb` is a box in `chain`.
-                    unsafe { (*prev_nb).Next = nb };
+                match prev_nb {
+                    None => {
+                        nbl.set("FirstNetBuffer", nb);
+                    }
+                    Some(prev) => {
+                        chain.nbs[prev].set("Next", nb);
+                    }
                 }
-                prev_nb = nb;
+                prev_nb = Some(chain.nbs.len() - 1);
             }
-            nbl.Status = 0x7777_7777; // must be overwritten by the driver
+            nbl.set("Status", STATUS_UNSET);
             chain.nbls.push(nbl);
         }
         for i in 1..chain.nbls.len() {
-            let next: *mut NET_BUFFER_LIST = &mut *chain.nbls[i];
-            chain.nbls[i - 1].Next = next;
+            let next = chain.nbls[i].ptr();
+            chain.nbls[i - 1].set("Next", next);
         }
         if chain.nbls.is_empty() {
             return Vec::new();
         }
-        let ptrs: Vec<usize> = chain
-            .nbls
-            .iter_mut()
-            .map(|n| &mut **n as *mut NET_BUFFER_LIST as usize)
-            .collect();
+        let ptrs: Vec<usize> = chain.nbls.iter().map(|n| n.ptr() as usize).collect();
         lock(&self.adapter(id).inner)
             .pending_sends
             .extend(ptrs.iter().copied());
-        let send = self
-            .chars()
-            .SendNetBufferListsHandler
-            .expect("send handler");
+        let send = self.chars().send;
         // SAFETY: a live adapter context and a well-formed chain that stays
         // alive (in `chain`) until completed.
-        unsafe { send(self.context(id), ptrs[0] as *mut NET_BUFFER_LIST, 0, 0) };
+        unsafe { send(self.context(id), ptrs[0] as *mut c_void, 0, 0) };
         let a = self.adapter(id);
         let mut inner = lock(&a.inner);
         let mut statuses = Vec::new();
         for p in &ptrs {
             match inner.completed.remove(p) {
-                Some(status) => statuses.push(status),
+                Some(code) => statuses.push(code),
                 None => {
                     // This driver completes every send before returning.
                     drop(inner);
@@ -411,91 +430,105 @@ impl SimHost {
             }
         }
         drop(inner);
-        for s in &statuses {
-            if *s == 0x7777_7777 {
+        for &code in &statuses {
+            if code == STATUS_UNSET {
                 a.breach("completed NBL's Status was never set".into());
+            } else if facts::status_name(code).is_none() {
+                a.breach(format!("a send completed with {}", describe_status(code)));
             }
         }
         drop(chain);
         statuses
     }
 
-    fn oid(&mut self, id: AdapterId, kind: u32, oid: u32, mut data: Vec<u8>) -> OidReply {
+    fn oid(&mut self, id: AdapterId, kind: &str, oid: u32, mut data: Vec<u8>) -> OidReply {
         let len = data.len();
-        // SAFETY: all-zero is a valid request body.
-        let mut request: NDIS_OID_REQUEST = unsafe { std::mem::zeroed() };
-        request.Header = NDIS_OBJECT_HEADER {
-            Type: NDIS_OBJECT_TYPE_OID_REQUEST,
-            Revision: 1,
-            Size: std::mem::size_of::<NDIS_OID_REQUEST>() as u16,
+        let set = kind == "NdisRequestSetInformation";
+        // The request as NDIS builds it for an NDIS 6.30 miniport: the
+        // tables' size and layout, revision 1 header.
+        let mut request = Record::zeroed(OID_REQUEST);
+        request
+            .set_header(Header::expected(
+                "NDIS_OBJECT_TYPE_OID_REQUEST",
+                OID_REQUEST,
+                u8_constant("NDIS_OID_REQUEST_REVISION_1"),
+            ))
+            .set("RequestType", u32_constant(kind));
+        let arm = if set {
+            "DATA.SET_INFORMATION"
+        } else {
+            "DATA.QUERY_INFORMATION"
         };
-        request.RequestType = kind;
-        request.DATA.QUERY_INFORMATION = NDIS_OID_REQUEST_QUERY {
-            Oid: oid,
-            InformationBuffer: if len == 0 {
-                ptr::null_mut()
-            } else {
-                data.as_mut_ptr().cast()
-            },
-            InformationBufferLength: len as u32,
-            BytesWritten: 0xdead,
-            BytesNeeded: 0xdead,
+        let done_field = if set { "BytesRead" } else { "BytesWritten" };
+        let buffer: *mut u8 = if len == 0 {
+            ptr::null_mut()
+        } else {
+            data.as_mut_ptr()
         };
-        let handler = self.chars().OidRequestHandler.expect("oid handler");
+        request
+            .set(&format!("{arm}.Oid"), oid)
+            .set(&format!("{arm}.InformationBuffer"), buffer)
+            .set(&format!("{arm}.InformationBufferLength"), len as u32)
+            .set(&format!("{arm}.{done_field}"), 0xdead_u32)
+            .set(&format!("{arm}.BytesNeeded"), 0xdead_u32);
+        let handler = self.chars().oid_request;
         // SAFETY: a live adapter context; the request and its buffer live
         // across the (synchronous) call.
-        let status = unsafe { handler(self.context(id), &mut request) };
-        // SAFETY: the QUERY/SET arm is the one written.
-        let q = unsafe { request.DATA.QUERY_INFORMATION };
+        let code = unsafe { handler(self.context(id), request.ptr().cast()) };
+        let bytes_done: u32 = request.get(&format!("{arm}.{done_field}"));
+        let bytes_needed: u32 = request.get(&format!("{arm}.BytesNeeded"));
         let a = self.adapter(id);
-        if status == NDIS_STATUS_PENDING {
+        let success = status("NDIS_STATUS_SUCCESS");
+        if facts::status_name(code).is_none() {
+            a.breach(format!("OID {oid:#x} answered {}", describe_status(code)));
+        }
+        if code == status("NDIS_STATUS_PENDING") {
             a.breach(format!(
                 "OID {oid:#x} pended (this driver answers synchronously)"
             ));
-        } else if status == NDIS_STATUS_SUCCESS {
-            if q.BytesWritten as usize > len {
+        } else if code == success {
+            if bytes_done as usize > len {
                 a.breach(format!(
-                    "OID {oid:#x}: BytesWritten {} > buffer {len}",
-                    q.BytesWritten
+                    "OID {oid:#x}: {done_field} {bytes_done} > buffer {len}"
                 ));
+            } else if !set {
+                if let Err(e) = judge_oid_reply(oid, &data[..bytes_done as usize]) {
+                    a.breach(format!("OID {oid:#x}: {e}"));
+                }
             }
-        } else if (status == NDIS_STATUS_BUFFER_TOO_SHORT || status == NDIS_STATUS_INVALID_LENGTH)
-            && q.BytesNeeded as usize <= len
+        } else if (code == status("NDIS_STATUS_BUFFER_TOO_SHORT")
+            || code == status("NDIS_STATUS_INVALID_LENGTH"))
+            && bytes_needed as usize <= len
         {
-            {
-                a.breach(format!(
-                    "OID {oid:#x}: {status:#x} with BytesNeeded {} for a {len}-byte buffer",
-                    q.BytesNeeded
-                ));
-            }
+            a.breach(format!(
+                "OID {oid:#x}: {} with BytesNeeded {bytes_needed} for a {len}-byte buffer",
+                describe_status(code)
+            ));
         }
-        if status != NDIS_STATUS_SUCCESS
-            && status != NDIS_STATUS_NOT_SUPPORTED
-            && q.BytesWritten == 0xdead
-        {
-            a.breach(format!("OID {oid:#x}: BytesWritten left unset on failure"));
+        if code != success && code != status("NDIS_STATUS_NOT_SUPPORTED") && bytes_done == 0xdead {
+            a.breach(format!("OID {oid:#x}: {done_field} left unset on failure"));
         }
-        let written = if status == NDIS_STATUS_SUCCESS {
-            (q.BytesWritten as usize).min(len)
+        let written = if code == success {
+            (bytes_done as usize).min(len)
         } else {
             0
         };
         OidReply {
-            status,
-            bytes_done: q.BytesWritten,
-            bytes_needed: q.BytesNeeded,
+            status: code,
+            bytes_done,
+            bytes_needed,
             data: data[..written].to_vec(),
         }
     }
 
     /// A query OID request with a `len`-byte information buffer.
     pub fn query(&mut self, id: AdapterId, oid: u32, len: usize) -> OidReply {
-        self.oid(id, NdisRequestQueryInformation, oid, vec![0; len])
+        self.oid(id, "NdisRequestQueryInformation", oid, vec![0; len])
     }
 
     /// A set OID request carrying `data`.
     pub fn set(&mut self, id: AdapterId, oid: u32, data: &[u8]) -> OidReply {
-        self.oid(id, NdisRequestSetInformation, oid, data.to_vec())
+        self.oid(id, "NdisRequestSetInformation", oid, data.to_vec())
     }
 
     /// Frames indicated so far.
@@ -561,6 +594,11 @@ impl SimHost {
             .unwrap_or_default()
     }
 
+    /// What the registration attributes said, read by the tables.
+    pub fn registration(&self, id: AdapterId) -> Option<RegistrationInfo> {
+        lock(&self.adapter(id).inner).registration
+    }
+
     /// Lines written to the event log.
     pub fn event_log(&self) -> Vec<String> {
         lock(&self.driver.event_log).clone()
@@ -595,7 +633,7 @@ impl SimHost {
                 self.halt(id);
             }
         }
-        let unload = self.chars().UnloadHandler.expect("unload handler");
+        let unload = self.chars().unload;
         let driver_object = self.driver_object();
         // SAFETY: every adapter is halted; the driver object is live.
         unsafe { unload(driver_object) };
@@ -603,14 +641,14 @@ impl SimHost {
             self.driver
                 .breach("Unload did not deregister the miniport driver".into());
         }
+        let nbls = lock(live_nbls()).len();
         let live = lock(&self.driver.live);
         let leaks = format!(
-            "{} NBLs, {} pools, {} configuration handles",
-            live.nbls.len(),
+            "{nbls} NBLs, {} pools, {} configuration handles",
             live.pools.len(),
             live.configs
         );
-        let leaked = !live.nbls.is_empty() || !live.pools.is_empty() || live.configs != 0;
+        let leaked = nbls != 0 || !live.pools.is_empty() || live.configs != 0;
         drop(live);
         if leaked {
             self.driver.breach(format!("leaked at unload: {leaks}"));
@@ -627,11 +665,82 @@ impl Drop for SimHost {
         // Stop driver threads before the sim objects they use go away, even
         // when a test failed half-way.
         self.unload();
+        let mut adapters = lock(live_adapters());
+        for i in 0..self.adapters.len() {
+            adapters.remove(&(self.handle(AdapterId(i)) as usize));
+        }
     }
 }
 
-/// Builds one NET_BUFFER over MDLs per its layout; memory goes in `chain`.
-fn build_net_buffer(frame: &SendFrame, chain: &mut SentChain) -> *mut NET_BUFFER {
+/// Judges a successful query's answer where it is an NDIS object: its
+/// header, its length and its flag and enum values by the tables.
+fn judge_oid_reply(oid: u32, data: &[u8]) -> Result<(), String> {
+    let objects = [
+        ("OID_GEN_STATISTICS", "NDIS_STATISTICS_INFO"),
+        ("OID_GEN_LINK_STATE", "NDIS_LINK_STATE"),
+        (
+            "OID_GEN_INTERRUPT_MODERATION",
+            "NDIS_INTERRUPT_MODERATION_PARAMETERS",
+        ),
+    ];
+    let Some(&(_, record)) = objects.iter().find(|(name, _)| u32_constant(name) == oid) else {
+        return Ok(());
+    };
+    if data.len() < facts::size_of("NDIS_OBJECT_HEADER") {
+        return Err(format!("a {}-byte answer holds no {record}", data.len()));
+    }
+    // SAFETY: `data` holds at least a header (checked above).
+    let header = unsafe { Header::read(data.as_ptr()) };
+    header.judge("NDIS_OBJECT_TYPE_DEFAULT", record, 1)?;
+    if data.len() != usize::from(header.size) {
+        return Err(format!(
+            "{} bytes written for a {record} of revision {} ({:#x} bytes)",
+            data.len(),
+            header.revision,
+            header.size
+        ));
+    }
+    let at = data.as_ptr();
+    match record {
+        "NDIS_STATISTICS_INFO" => {
+            // SAFETY: `data` holds the record (size checked above).
+            let flags = unsafe { facts::read::<u32>(at, record, "SupportedStatistics") };
+            let known = facts::flags_with_prefix("NDIS_STATISTICS_FLAGS_VALID_") as u32;
+            if flags & !known != 0 {
+                return Err(format!(
+                    "SupportedStatistics {flags:#x} holds bits {:#x} no \
+                     NDIS_STATISTICS_FLAGS_VALID_* constant in the tables names",
+                    flags & !known
+                ));
+            }
+        }
+        "NDIS_LINK_STATE" => {
+            // SAFETY: as above.
+            let connect = unsafe { facts::read::<u32>(at, record, "MediaConnectState") };
+            if facts::name_of("MediaConnectState", u64::from(connect)).is_none() {
+                return Err(format!(
+                    "MediaConnectState {connect} is no MediaConnectState* value"
+                ));
+            }
+        }
+        _ => {
+            // SAFETY: as above.
+            let moderation = unsafe { facts::read::<u32>(at, record, "InterruptModeration") };
+            if facts::name_of("NdisInterruptModeration", u64::from(moderation)).is_none() {
+                return Err(format!(
+                    "InterruptModeration {moderation} is no NdisInterruptModeration* value \
+                     in the tables"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Builds one NET_BUFFER over MDLs per its layout, every record allocated
+/// and filled by the tables; memory goes in `chain`. Returns the
+/// NET_BUFFER.
+fn build_net_buffer(frame: &SendFrame, chain: &mut SentChain) -> *mut u8 {
     let layout = &frame.layout;
     let data = &frame.bytes;
     let mut pieces: Vec<Vec<u8>> = Vec::new();
@@ -658,44 +767,48 @@ fn build_net_buffer(frame: &SendFrame, chain: &mut SentChain) -> *mut NET_BUFFER
         at += take;
         pieces.push(piece);
     }
-    let mut mdls: Vec<*mut MDL> = Vec::new();
     if layout.skipped_mdl > 0 {
         pieces.insert(0, vec![0xDD; layout.skipped_mdl]);
     }
+    let first_mdl = chain.mdls.len();
     for piece in pieces {
         let mut buffer = piece;
-        let mut mdl = Box::new(MDL {
-            Next: ptr::null_mut(),
-            Size: std::mem::size_of::<MDL>() as i16,
-            MdlFlags: 0x0004,
-            Process: ptr::null_mut(),
-            MappedSystemVa: buffer.as_mut_ptr().cast(),
-            StartVa: buffer.as_mut_ptr().cast(),
-            ByteCount: buffer.len() as u32,
-            ByteOffset: 0,
-        });
-        let raw: *mut MDL = &mut *mdl;
-        if let Some(&prev) = mdls.last() {
-            // SAFETY: `prev` is a box kept in `chain`.
-            unsafe { (*prev).Next = raw };
+        let va = buffer.as_mut_ptr();
+        let mut mdl = Record::zeroed(MDL_TYPE);
+        mdl.set("Size", facts::size_of(MDL_TYPE) as i16)
+            .set(
+                "MdlFlags",
+                facts::constant("MDL_SOURCE_IS_NONPAGED_POOL") as i16,
+            )
+            .set("MappedSystemVa", va)
+            .set("StartVa", va)
+            .set("ByteCount", buffer.len() as u32)
+            .set("ByteOffset", 0u32);
+        if chain.mdls.len() > first_mdl {
+            let raw = mdl.ptr();
+            chain
+                .mdls
+                .last_mut()
+                .expect("a previous MDL")
+                .set("Next", raw);
         }
-        mdls.push(raw);
+        lock(sent_mdls()).insert(mdl.ptr() as usize);
         chain.mdls.push(mdl);
         chain.buffers.push(buffer);
     }
-    // SAFETY: all-zero is a valid NET_BUFFER.
-    let mut nb: Box<NET_BUFFER> = Box::new(unsafe { std::mem::zeroed() });
-    nb.MdlChain = mdls[0];
-    let (current, offset) = if layout.skipped_mdl > 0 {
-        (mdls[1], layout.lead)
+    let mdls: Vec<*mut u8> = chain.mdls[first_mdl..].iter().map(Record::ptr).collect();
+    let current = if layout.skipped_mdl > 0 {
+        mdls[1]
     } else {
-        (mdls[0], layout.lead)
+        mdls[0]
     };
-    nb.CurrentMdl = current;
-    nb.CurrentMdlOffset = offset as u32;
-    nb.DataOffset = (layout.skipped_mdl + layout.lead) as u32;
-    nb.DataLength = data.len();
-    let raw: *mut NET_BUFFER = &mut *nb;
+    let mut nb = Record::zeroed(NB);
+    nb.set("MdlChain", mdls[0])
+        .set("CurrentMdl", current)
+        .set("CurrentMdlOffset", layout.lead as u32)
+        .set("DataOffset", (layout.skipped_mdl + layout.lead) as u32)
+        .set("stDataLength", data.len());
+    let raw = nb.ptr();
     chain.nbs.push(nb);
     raw
 }

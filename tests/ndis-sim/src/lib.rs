@@ -20,6 +20,7 @@ pub mod storage;
 
 pub use host::{AdapterId, Layout, OidReply, SendFrame, SimHost};
 pub use ndis::RegValue;
+pub use ndis::RegistrationInfo;
 
 /// The simulated platform the driver is instantiated with in tests.
 pub struct Sim;

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::*;
-use volnic::ndis::*;
 use volnic_core::format::SB_FLAG_AUTHENTICATED;
+use volnic_ndis_sim::facts::status;
 use volnic_ndis_sim::storage::{make_link_with, LinkFiles};
 use volnic_ndis_sim::{AdapterId, RegValue, SimHost};
 
@@ -52,7 +52,7 @@ fn same_key_carries_frames_other_key_keeps_the_link_down() {
     let (mac_a, mac_b) = (mac_of(&mut host, a), mac_of(&mut host, b));
     let sent: Vec<Vec<u8>> = (0..10).map(|i| frame(mac_b, mac_a, i, 300)).collect();
     let statuses = host.send(a, &nbls(&sent));
-    assert!(statuses.iter().all(|&s| s == NDIS_STATUS_SUCCESS));
+    assert!(statuses.iter().all(|&s| s == status("NDIS_STATUS_SUCCESS")));
     assert_eq!(host.wait_received(b, sent.len(), WAIT), sent);
     host.pause(b);
     host.halt(b);

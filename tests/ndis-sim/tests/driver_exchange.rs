@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use volnic::ndis::*;
+use volnic_ndis_sim::facts::{oid, status};
 use volnic_ndis_sim::SendFrame;
 
 /// Frames sent on one adapter are indicated byte-identical, in order, on the
@@ -33,14 +33,14 @@ fn exchange(block_size: u32) {
     for chunk in a_to_b.chunks(7) {
         let statuses = p.host.send(p.a, &nbls(chunk));
         assert!(
-            statuses.iter().all(|&s| s == NDIS_STATUS_SUCCESS),
+            statuses.iter().all(|&s| s == status("NDIS_STATUS_SUCCESS")),
             "{statuses:x?}"
         );
     }
     for chunk in b_to_a.chunks(5) {
         let statuses = p.host.send(p.b, &nbls(chunk));
         assert!(
-            statuses.iter().all(|&s| s == NDIS_STATUS_SUCCESS),
+            statuses.iter().all(|&s| s == status("NDIS_STATUS_SUCCESS")),
             "{statuses:x?}"
         );
     }
@@ -55,7 +55,10 @@ fn exchange(block_size: u32) {
             layout: volnic_ndis_sim::Layout::chained(&[10, 50]),
         })
         .collect();
-    assert_eq!(p.host.send(p.a, &[nbl]), vec![NDIS_STATUS_SUCCESS]);
+    assert_eq!(
+        p.host.send(p.a, &[nbl]),
+        vec![status("NDIS_STATUS_SUCCESS")]
+    );
 
     let mut want_b = a_to_b.clone();
     want_b.extend(multi);
@@ -78,7 +81,7 @@ fn exchange(block_size: u32) {
     );
 
     // Statistics follow the traffic.
-    let stats = p.host.query(p.b, OID_GEN_RCV_OK, 8);
+    let stats = p.host.query(p.b, oid("OID_GEN_RCV_OK"), 8);
     assert_eq!(
         u64::from_le_bytes(stats.data.try_into().unwrap()),
         want_b.len() as u64

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use volnic::ndis::*;
+use volnic_ndis_sim::facts::{oid, status};
 use volnic_ndis_sim::storage::make_link;
 use volnic_ndis_sim::{RegValue, SimHost};
 
@@ -18,7 +18,7 @@ fn sends_while_paused_fail_with_paused_and_paused_receivers_indicate_nothing() {
     p.host.pause(p.a);
     let refused: Vec<Vec<u8>> = (0..3).map(|i| frame(p.mac_b, p.mac_a, i, 100)).collect();
     let statuses = p.host.send(p.a, &nbls(&refused));
-    assert_eq!(statuses, vec![NDIS_STATUS_PAUSED; 3]);
+    assert_eq!(statuses, vec![status("NDIS_STATUS_PAUSED"); 3]);
     p.host.restart(p.a);
 
     // Frames reaching a paused adapter are dropped, never indicated (the sim
@@ -29,12 +29,12 @@ fn sends_while_paused_fail_with_paused_and_paused_receivers_indicate_nothing() {
         .host
         .send(p.a, &nbls(&while_paused))
         .iter()
-        .all(|&s| s == NDIS_STATUS_SUCCESS));
+        .all(|&s| s == status("NDIS_STATUS_SUCCESS")));
     // Wait until node 2 has seen (and dropped) all five: its receive
     // discard counter says so.
     let deadline = std::time::Instant::now() + WAIT;
     loop {
-        let reply = p.host.query(p.b, OID_GEN_RCV_NO_BUFFER, 8);
+        let reply = p.host.query(p.b, oid("OID_GEN_RCV_NO_BUFFER"), 8);
         let dropped = u64::from_le_bytes(reply.data.try_into().unwrap());
         if dropped >= 5 {
             assert_eq!(dropped, 5);
@@ -54,7 +54,7 @@ fn sends_while_paused_fail_with_paused_and_paused_receivers_indicate_nothing() {
         .host
         .send(p.a, &nbls(&after))
         .iter()
-        .all(|&s| s == NDIS_STATUS_SUCCESS));
+        .all(|&s| s == status("NDIS_STATUS_SUCCESS")));
     let got = p.host.wait_received(p.b, after.len(), WAIT);
     assert_eq!(
         got, after,
@@ -87,7 +87,7 @@ fn a_full_send_queue_completes_with_resources_and_loses_nothing_it_accepted() {
     let statuses = host.send(a, &nbls(&burst));
     let refused = statuses
         .iter()
-        .filter(|&&s| s == NDIS_STATUS_RESOURCES)
+        .filter(|&&s| s == status("NDIS_STATUS_RESOURCES"))
         .count();
     assert!(
         refused > 0,
@@ -95,11 +95,11 @@ fn a_full_send_queue_completes_with_resources_and_loses_nothing_it_accepted() {
     );
     assert!(statuses
         .iter()
-        .all(|&s| s == NDIS_STATUS_SUCCESS || s == NDIS_STATUS_RESOURCES));
+        .all(|&s| s == status("NDIS_STATUS_SUCCESS") || s == status("NDIS_STATUS_RESOURCES")));
     let accepted: Vec<Vec<u8>> = burst
         .iter()
         .zip(&statuses)
-        .filter(|(_, &s)| s == NDIS_STATUS_SUCCESS)
+        .filter(|(_, &s)| s == status("NDIS_STATUS_SUCCESS"))
         .map(|(f, _)| f.clone())
         .collect();
     let got = host.wait_received(b, accepted.len(), WAIT);
@@ -107,8 +107,8 @@ fn a_full_send_queue_completes_with_resources_and_loses_nothing_it_accepted() {
         let counter = |host: &mut SimHost, id, oid| {
             u64::from_le_bytes(host.query(id, oid, 8).data.try_into().unwrap())
         };
-        let no_buffer = counter(&mut host, b, OID_GEN_RCV_NO_BUFFER);
-        let rcv_error = counter(&mut host, b, OID_GEN_RCV_ERROR);
+        let no_buffer = counter(&mut host, b, oid("OID_GEN_RCV_NO_BUFFER"));
+        let rcv_error = counter(&mut host, b, oid("OID_GEN_RCV_ERROR"));
         panic!(
             "node 2 got {} of {} accepted frames ({} refused); no-buffer drops {no_buffer}, receive errors {rcv_error}; trace: {:?}",
             got.len(),
@@ -122,7 +122,7 @@ fn a_full_send_queue_completes_with_resources_and_loses_nothing_it_accepted() {
         "accepted frames must arrive, in order, intact"
     );
 
-    let discards = host.query(a, OID_GEN_XMIT_ERROR, 8);
+    let discards = host.query(a, oid("OID_GEN_XMIT_ERROR"), 8);
     assert_eq!(
         u64::from_le_bytes(discards.data.try_into().unwrap()),
         refused as u64
@@ -139,7 +139,7 @@ fn halt_delivers_queued_sends_and_the_peer_sees_the_link_go_down() {
         .host
         .send(p.a, &nbls(&queued))
         .iter()
-        .all(|&s| s == NDIS_STATUS_SUCCESS));
+        .all(|&s| s == status("NDIS_STATUS_SUCCESS")));
     // Halt at once: what was accepted is written before the shutting-down
     // record.
     p.host.pause(p.a);
@@ -191,7 +191,7 @@ fn peer_shutdown_and_restart_are_followed_by_link_state_indications() {
         .host
         .send(p.a, &nbls(&frames))
         .iter()
-        .all(|&s| s == NDIS_STATUS_SUCCESS));
+        .all(|&s| s == status("NDIS_STATUS_SUCCESS")));
     assert_eq!(p.host.wait_received(b2, 5, WAIT), frames);
     p.host.finish();
 }
@@ -206,7 +206,7 @@ fn shutdown_writes_the_shutting_down_record_and_later_sends_fail_as_unavailable(
         "the peer never saw the shutdown"
     );
     let statuses = p.host.send(p.a, &nbls(&[frame(p.mac_b, p.mac_a, 1, 100)]));
-    assert_eq!(statuses, vec![NDIS_STATUS_MEDIA_DISCONNECTED]);
+    assert_eq!(statuses, vec![status("NDIS_STATUS_MEDIA_DISCONNECTED")]);
     p.host.finish();
 }
 
@@ -348,9 +348,9 @@ fn frames_larger_than_the_receivers_mtu_are_dropped_whole_never_truncated() {
     let jumbo = frame(mac_b, mac_a, 1, 9014);
     let normal = frame(mac_b, mac_a, 2, 1514);
     let statuses = host.send(a, &nbls(&[jumbo, normal.clone()]));
-    assert_eq!(statuses, vec![NDIS_STATUS_SUCCESS; 2]);
+    assert_eq!(statuses, vec![status("NDIS_STATUS_SUCCESS"); 2]);
     assert_eq!(host.wait_received(b, 1, WAIT), vec![normal]);
-    let errors = host.query(b, OID_GEN_RCV_ERROR, 8);
+    let errors = host.query(b, oid("OID_GEN_RCV_ERROR"), 8);
     assert_eq!(u64::from_le_bytes(errors.data.try_into().unwrap()), 1);
     host.finish();
 }

@@ -6,18 +6,21 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use volnic::ndis::*;
+use volnic_ndis_sim::facts::{self, oid, status, u32_constant};
 use volnic_ndis_sim::storage::make_link;
 use volnic_ndis_sim::SimHost;
 
 /// Counter OIDs may be asked with a ULONG and then answer the low half.
-const COUNTERS: [u32; 5] = [
-    OID_GEN_XMIT_OK,
-    OID_GEN_RCV_OK,
-    OID_GEN_XMIT_ERROR,
-    OID_GEN_RCV_ERROR,
-    OID_GEN_RCV_NO_BUFFER,
-];
+fn counters() -> [u32; 5] {
+    [
+        "OID_GEN_XMIT_OK",
+        "OID_GEN_RCV_OK",
+        "OID_GEN_XMIT_ERROR",
+        "OID_GEN_RCV_ERROR",
+        "OID_GEN_RCV_NO_BUFFER",
+    ]
+    .map(oid)
+}
 
 #[test]
 fn every_supported_oid_with_a_short_and_an_exact_buffer() {
@@ -31,7 +34,7 @@ fn every_supported_oid_with_a_short_and_an_exact_buffer() {
     let supported = host.general(a).supported_oids;
     assert!(supported.len() >= 30, "supported list: {supported:x?}");
     // OID_GEN_SUPPORTED_LIST answers the same list.
-    let list = host.query(a, OID_GEN_SUPPORTED_LIST, 4096);
+    let list = host.query(a, oid("OID_GEN_SUPPORTED_LIST"), 4096);
     let listed: Vec<u32> = list
         .data
         .chunks_exact(4)
@@ -40,96 +43,105 @@ fn every_supported_oid_with_a_short_and_an_exact_buffer() {
     assert_eq!(listed, supported);
 
     let mut queried = 0;
-    for &oid in &supported {
-        let big = host.query(a, oid, 4096);
-        if big.status == NDIS_STATUS_NOT_SUPPORTED {
+    for &o in &supported {
+        let big = host.query(a, o, 4096);
+        if big.status == status("NDIS_STATUS_NOT_SUPPORTED") {
             // Set-only OIDs are listed too.
             assert_eq!(
-                oid, OID_PNP_SET_POWER,
-                "query of listed OID {oid:#x} not supported"
+                o,
+                oid("OID_PNP_SET_POWER"),
+                "query of listed OID {o:#x} not supported"
             );
             continue;
         }
-        assert_eq!(big.status, NDIS_STATUS_SUCCESS, "OID {oid:#x}");
+        assert_eq!(big.status, status("NDIS_STATUS_SUCCESS"), "OID {o:#x}");
         let need = big.bytes_done as usize;
         if need > 0 {
-            let short = host.query(a, oid, need - 1);
-            if COUNTERS.contains(&oid) {
-                assert_eq!(short.status, NDIS_STATUS_SUCCESS, "OID {oid:#x}");
-                assert_eq!(
-                    (short.bytes_done, short.bytes_needed),
-                    (4, 8),
-                    "OID {oid:#x}"
-                );
+            let short = host.query(a, o, need - 1);
+            if counters().contains(&o) {
+                assert_eq!(short.status, status("NDIS_STATUS_SUCCESS"), "OID {o:#x}");
+                assert_eq!((short.bytes_done, short.bytes_needed), (4, 8), "OID {o:#x}");
             } else {
-                assert_eq!(short.status, NDIS_STATUS_BUFFER_TOO_SHORT, "OID {oid:#x}");
-                assert_eq!(short.bytes_needed as usize, need, "OID {oid:#x}");
-                assert_eq!(short.bytes_done, 0, "OID {oid:#x}");
+                assert_eq!(
+                    short.status,
+                    status("NDIS_STATUS_BUFFER_TOO_SHORT"),
+                    "OID {o:#x}"
+                );
+                assert_eq!(short.bytes_needed as usize, need, "OID {o:#x}");
+                assert_eq!(short.bytes_done, 0, "OID {o:#x}");
             }
-            let empty = host.query(a, oid, 0);
+            let empty = host.query(a, o, 0);
             assert_ne!(
-                empty.status, NDIS_STATUS_SUCCESS,
-                "OID {oid:#x} with no buffer"
+                empty.status,
+                status("NDIS_STATUS_SUCCESS"),
+                "OID {o:#x} with no buffer"
             );
         }
-        let exact = host.query(a, oid, need);
-        assert_eq!(exact.status, NDIS_STATUS_SUCCESS, "OID {oid:#x}");
+        let exact = host.query(a, o, need);
+        assert_eq!(exact.status, status("NDIS_STATUS_SUCCESS"), "OID {o:#x}");
         assert_eq!(exact.bytes_done as usize, need);
-        assert_eq!(exact.data, big.data[..need], "OID {oid:#x}: answers differ");
+        assert_eq!(exact.data, big.data[..need], "OID {o:#x}: answers differ");
         queried += 1;
     }
     assert!(queried >= 30);
 
     // A few answers checked for content.
-    let media = host.query(a, OID_GEN_MEDIA_IN_USE, 4);
-    assert_eq!(media.data, NdisMedium802_3.to_le_bytes());
-    let frame = host.query(a, OID_GEN_MAXIMUM_FRAME_SIZE, 4);
+    let media = host.query(a, oid("OID_GEN_MEDIA_IN_USE"), 4);
+    assert_eq!(media.data, u32_constant("NdisMedium802_3").to_le_bytes());
+    let frame = host.query(a, oid("OID_GEN_MAXIMUM_FRAME_SIZE"), 4);
     assert_eq!(frame.data, 1500u32.to_le_bytes());
-    let total = host.query(a, OID_GEN_MAXIMUM_TOTAL_SIZE, 4);
+    let total = host.query(a, oid("OID_GEN_MAXIMUM_TOTAL_SIZE"), 4);
     assert_eq!(total.data, 1514u32.to_le_bytes());
-    let speed = host.query(a, OID_GEN_LINK_SPEED, 4);
+    let speed = host.query(a, oid("OID_GEN_LINK_SPEED"), 4);
     assert_eq!(
         speed.data,
         10_000_000u32.to_le_bytes(),
         "1 Gbit/s in 100 bit/s units"
     );
-    let mac = host.query(a, OID_802_3_CURRENT_ADDRESS, 6);
+    let mac = host.query(a, oid("OID_802_3_CURRENT_ADDRESS"), 6);
     assert_eq!(mac.data, host.general(a).mac);
-    let stats = host.query(a, OID_GEN_STATISTICS, 4096);
-    assert_eq!(
-        stats.data.len(),
-        std::mem::size_of::<NDIS_STATISTICS_INFO>()
-    );
+    let stats = host.query(a, oid("OID_GEN_STATISTICS"), 4096);
+    assert_eq!(stats.data.len(), facts::size_of("NDIS_STATISTICS_INFO"));
 
     // Sets: too short, wrong, right; unknown OIDs.
-    let short = host.set(a, OID_GEN_CURRENT_PACKET_FILTER, &[1, 0]);
+    let short = host.set(a, oid("OID_GEN_CURRENT_PACKET_FILTER"), &[1, 0]);
     assert_eq!(
         (short.status, short.bytes_needed),
-        (NDIS_STATUS_INVALID_LENGTH, 4)
+        (status("NDIS_STATUS_INVALID_LENGTH"), 4)
     );
-    let bad = host.set(a, OID_GEN_CURRENT_PACKET_FILTER, &0x1_0000u32.to_le_bytes());
-    assert_eq!(bad.status, NDIS_STATUS_NOT_SUPPORTED);
+    let bad = host.set(
+        a,
+        oid("OID_GEN_CURRENT_PACKET_FILTER"),
+        &0x1_0000u32.to_le_bytes(),
+    );
+    assert_eq!(bad.status, status("NDIS_STATUS_NOT_SUPPORTED"));
     let good = host.set(
         a,
-        OID_GEN_CURRENT_PACKET_FILTER,
-        &NDIS_PACKET_TYPE_DIRECTED.to_le_bytes(),
+        oid("OID_GEN_CURRENT_PACKET_FILTER"),
+        &u32_constant("NDIS_PACKET_TYPE_DIRECTED").to_le_bytes(),
     );
-    assert_eq!((good.status, good.bytes_done), (NDIS_STATUS_SUCCESS, 4));
-    let now = host.query(a, OID_GEN_CURRENT_PACKET_FILTER, 4);
-    assert_eq!(now.data, NDIS_PACKET_TYPE_DIRECTED.to_le_bytes());
-    let ragged = host.set(a, OID_802_3_MULTICAST_LIST, &[1; 7]);
-    assert_eq!(ragged.status, NDIS_STATUS_INVALID_LENGTH);
-    let full = host.set(a, OID_802_3_MULTICAST_LIST, &[1; 6 * 33]);
-    assert_eq!(full.status, NDIS_STATUS_MULTICAST_FULL);
-    let power = host.set(a, OID_PNP_SET_POWER, &1u32.to_le_bytes());
-    assert_eq!(power.status, NDIS_STATUS_SUCCESS);
+    assert_eq!(
+        (good.status, good.bytes_done),
+        (status("NDIS_STATUS_SUCCESS"), 4)
+    );
+    let now = host.query(a, oid("OID_GEN_CURRENT_PACKET_FILTER"), 4);
+    assert_eq!(
+        now.data,
+        u32_constant("NDIS_PACKET_TYPE_DIRECTED").to_le_bytes()
+    );
+    let ragged = host.set(a, oid("OID_802_3_MULTICAST_LIST"), &[1; 7]);
+    assert_eq!(ragged.status, status("NDIS_STATUS_INVALID_LENGTH"));
+    let full = host.set(a, oid("OID_802_3_MULTICAST_LIST"), &[1; 6 * 33]);
+    assert_eq!(full.status, status("NDIS_STATUS_MULTICAST_FULL"));
+    let power = host.set(a, oid("OID_PNP_SET_POWER"), &1u32.to_le_bytes());
+    assert_eq!(power.status, status("NDIS_STATUS_SUCCESS"));
     assert_eq!(
         host.query(a, 0x00ff_00ff, 64).status,
-        NDIS_STATUS_NOT_SUPPORTED
+        status("NDIS_STATUS_NOT_SUPPORTED")
     );
     assert_eq!(
-        host.set(a, OID_GEN_LINK_SPEED, &[0; 4]).status,
-        NDIS_STATUS_NOT_SUPPORTED
+        host.set(a, oid("OID_GEN_LINK_SPEED"), &[0; 4]).status,
+        status("NDIS_STATUS_NOT_SUPPORTED")
     );
     host.finish();
 }
@@ -151,7 +163,7 @@ fn packet_filter_and_multicast_list_decide_what_is_indicated() {
             .host
             .send(p.a, &nbls(&frames))
             .iter()
-            .all(|&s| s == NDIS_STATUS_SUCCESS));
+            .all(|&s| s == status("NDIS_STATUS_SUCCESS")));
         frames
     };
     let dests = [p.mac_b, other, [0xff; 6], group, unlisted_group];
@@ -169,8 +181,8 @@ fn packet_filter_and_multicast_list_decide_what_is_indicated() {
     assert_eq!(got, vec![sent[0].clone(), sent[2].clone(), m]);
 
     // The group joins the multicast list.
-    let set = p.host.set(p.b, OID_802_3_MULTICAST_LIST, &group);
-    assert_eq!(set.status, NDIS_STATUS_SUCCESS);
+    let set = p.host.set(p.b, oid("OID_802_3_MULTICAST_LIST"), &group);
+    assert_eq!(set.status, status("NDIS_STATUS_SUCCESS"));
     let sent = send(&mut p, &dests, 100);
     let m = marker(&mut p, 150);
     let got = p.host.wait_received(p.b, 7, WAIT);
@@ -180,12 +192,12 @@ fn packet_filter_and_multicast_list_decide_what_is_indicated() {
     );
 
     // Promiscuous: everything.
-    let promiscuous = NDIS_PACKET_TYPE_PROMISCUOUS.to_le_bytes();
+    let promiscuous = u32_constant("NDIS_PACKET_TYPE_PROMISCUOUS").to_le_bytes();
     assert_eq!(
         p.host
-            .set(p.b, OID_GEN_CURRENT_PACKET_FILTER, &promiscuous)
+            .set(p.b, oid("OID_GEN_CURRENT_PACKET_FILTER"), &promiscuous)
             .status,
-        NDIS_STATUS_SUCCESS
+        status("NDIS_STATUS_SUCCESS")
     );
     let mut sent = send(&mut p, &dests, 200);
     sent.push(marker(&mut p, 250));
@@ -196,18 +208,22 @@ fn packet_filter_and_multicast_list_decide_what_is_indicated() {
     // frames matches either, so only the marker follows.
     assert_eq!(
         p.host
-            .set(p.b, OID_GEN_CURRENT_PACKET_FILTER, &0u32.to_le_bytes())
+            .set(
+                p.b,
+                oid("OID_GEN_CURRENT_PACKET_FILTER"),
+                &0u32.to_le_bytes()
+            )
             .status,
-        NDIS_STATUS_SUCCESS
+        status("NDIS_STATUS_SUCCESS")
     );
     send(&mut p, &dests[1..], 300);
     std::thread::sleep(Duration::from_millis(100));
-    let directed = NDIS_PACKET_TYPE_DIRECTED.to_le_bytes();
+    let directed = u32_constant("NDIS_PACKET_TYPE_DIRECTED").to_le_bytes();
     assert_eq!(
         p.host
-            .set(p.b, OID_GEN_CURRENT_PACKET_FILTER, &directed)
+            .set(p.b, oid("OID_GEN_CURRENT_PACKET_FILTER"), &directed)
             .status,
-        NDIS_STATUS_SUCCESS
+        status("NDIS_STATUS_SUCCESS")
     );
     let m = marker(&mut p, 400);
     let got = p.host.wait_received(p.b, 14, WAIT);

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use volnic::ndis::*;
+use volnic_ndis_sim::facts::{oid, status, u32_constant};
 use volnic_ndis_sim::storage::{make_link, LinkFiles};
 use volnic_ndis_sim::{AdapterId, Layout, RegValue, SendFrame, SimHost};
 
@@ -47,15 +47,20 @@ pub struct Pair {
 }
 
 pub fn set_filter(host: &mut SimHost, id: AdapterId) {
-    let filter =
-        NDIS_PACKET_TYPE_DIRECTED | NDIS_PACKET_TYPE_BROADCAST | NDIS_PACKET_TYPE_MULTICAST;
-    let reply = host.set(id, OID_GEN_CURRENT_PACKET_FILTER, &filter.to_le_bytes());
-    assert_eq!(reply.status, NDIS_STATUS_SUCCESS);
+    let filter = u32_constant("NDIS_PACKET_TYPE_DIRECTED")
+        | u32_constant("NDIS_PACKET_TYPE_BROADCAST")
+        | u32_constant("NDIS_PACKET_TYPE_MULTICAST");
+    let reply = host.set(
+        id,
+        oid("OID_GEN_CURRENT_PACKET_FILTER"),
+        &filter.to_le_bytes(),
+    );
+    assert_eq!(reply.status, status("NDIS_STATUS_SUCCESS"));
 }
 
 pub fn mac_of(host: &mut SimHost, id: AdapterId) -> [u8; 6] {
-    let reply = host.query(id, OID_802_3_CURRENT_ADDRESS, 6);
-    assert_eq!(reply.status, NDIS_STATUS_SUCCESS);
+    let reply = host.query(id, oid("OID_802_3_CURRENT_ADDRESS"), 6);
+    assert_eq!(reply.status, status("NDIS_STATUS_SUCCESS"));
     reply.data.try_into().unwrap()
 }
 
