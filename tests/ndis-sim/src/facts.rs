@@ -322,7 +322,13 @@ pub fn name_of(prefix: &str, value: u64) -> Option<String> {
 
 /// The contract's name of NDIS_STATUS `status`, if the tables hold one.
 pub fn status_name(status: i32) -> Option<String> {
-    name_of("NDIS_STATUS_", u64::from(status as u32))
+    Facts::get()
+        .constants_with_prefix("NDIS_STATUS_")
+        .into_iter()
+        // NDIS_STATUS_INDICATION_REVISION_1 names a revision, not a status.
+        .filter(|(name, _)| !name.starts_with("NDIS_STATUS_INDICATION_"))
+        .find(|(_, value)| *value == u64::from(status as u32))
+        .map(|(name, _)| name)
 }
 
 /// The `Size` an object header of `record` at `revision` must carry:
@@ -628,6 +634,63 @@ mod tests {
             .function("NdisMIndicateReceiveNetBufferLists")
             .is_some());
         assert!(facts.rust_names.iter().any(|r| r.kind == "callback"));
+    }
+
+    #[test]
+    fn lookups_by_prefix_revision_and_header() {
+        assert_eq!(status_name(0x103).as_deref(), Some("NDIS_STATUS_PENDING"));
+        assert_eq!(status_name(1), None, "a revision is not a status");
+        assert_eq!(status_name(0xC001_000B_u32 as i32), None);
+        assert_eq!(flags_with_prefix("NDIS_MINIPORT_ATTRIBUTES_"), 0x24);
+        assert_eq!(revision_size("NDIS_LINK_STATE", 1), Some(0x28));
+        assert_eq!(
+            revision_size("NDIS_MINIPORT_DRIVER_CHARACTERISTICS", 3),
+            None
+        );
+        let header = Header {
+            kind: 0x8A,
+            revision: 2,
+            size: 0x98,
+        };
+        let chars = "NDIS_MINIPORT_DRIVER_CHARACTERISTICS";
+        let kind = "NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS";
+        assert_eq!(header.judge(kind, chars, 1), Ok(()));
+        assert!(Header {
+            size: 0x88,
+            ..header
+        }
+        .judge(kind, chars, 1)
+        .is_err());
+        assert!(Header {
+            kind: 0x80,
+            ..header
+        }
+        .judge(kind, chars, 1)
+        .is_err());
+        assert!(Header {
+            revision: 3,
+            ..header
+        }
+        .judge(kind, chars, 1)
+        .is_err());
+        assert!(header.judge(kind, chars, 3).is_err());
+    }
+
+    #[test]
+    fn records_are_written_and_read_at_the_tables_offsets() {
+        let mut nbl = Record::zeroed("NET_BUFFER_LIST");
+        assert_eq!(nbl.ptr() as usize % 16, 0, "NET_BUFFER_LIST is 16-aligned");
+        nbl.set("Status", 0x1234_5678_i32);
+        // SAFETY: the record is 0x150 bytes; Status lies at 0x8C.
+        let raw = unsafe { std::ptr::read_unaligned(nbl.ptr().add(0x8C).cast::<i32>()) };
+        assert_eq!(raw, 0x1234_5678);
+        assert_eq!(nbl.get::<i32>("Status"), 0x1234_5678);
+    }
+
+    #[test]
+    #[should_panic(expected = "NET_BUFFER_LIST.Status is 0x4 bytes")]
+    fn a_member_accessed_at_the_wrong_width_panics() {
+        Record::zeroed("NET_BUFFER_LIST").set("Status", 0u64);
     }
 
     #[test]

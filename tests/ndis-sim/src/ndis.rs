@@ -903,6 +903,21 @@ impl NdisApi for Sim {
     }
 
     unsafe fn free_nbl_pool(pool: Handle) {
+        let outstanding = lock(live_nbls())
+            .values()
+            .filter(|alloc| alloc.pool == pool as usize)
+            .count();
+        if outstanding > 0 {
+            // SAFETY: a live pool (its NBLs are).
+            let sim_pool = unsafe { &*pool.cast::<SimPool>() };
+            // SAFETY: the adapter outlives its pool.
+            let a = unsafe { &*sim_pool.adapter };
+            a.breach(format!(
+                "NdisFreeNetBufferListPool with {outstanding} of its NBLs not freed"
+            ));
+            // The pool stays allocated: its NBLs still name it.
+            return;
+        }
         // SAFETY: a pool from allocate_nbl_pool, freed once.
         let pool = unsafe { Box::from_raw(pool.cast::<SimPool>()) };
         // SAFETY: the adapter outlives its pool.

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use volnic_ndis_sim::facts::{oid, status};
+use volnic_ndis_sim::facts::{oid, status, u32_constant, u8_constant, Header};
 use volnic_ndis_sim::storage::make_link;
 use volnic_ndis_sim::{RegValue, SimHost};
 
@@ -352,5 +352,71 @@ fn frames_larger_than_the_receivers_mtu_are_dropped_whole_never_truncated() {
     assert_eq!(host.wait_received(b, 1, WAIT), vec![normal]);
     let errors = host.query(b, oid("OID_GEN_RCV_ERROR"), 8);
     assert_eq!(u64::from_le_bytes(errors.data.try_into().unwrap()), 1);
+    host.finish();
+}
+
+#[test]
+fn the_attributes_and_objects_the_driver_hands_ndis_are_those_of_the_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = make_link(dir.path(), 4096, 16);
+    let mut host = SimHost::load();
+    let a = host
+        .initialize("node1", &registry(&files.a_send, &files.a_recv, 1, 4096))
+        .unwrap();
+    // Registration attributes at revision 2, as NDIS 6.30 miniports
+    // register them, with the flags' values from the WDK headers.
+    let registration = host.registration(a).expect("registration attributes");
+    assert_eq!(
+        registration.header,
+        Header::expected(
+            "NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES",
+            "NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES",
+            u8_constant("NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2"),
+        )
+    );
+    assert_eq!(
+        registration.attribute_flags,
+        u32_constant("NDIS_MINIPORT_ATTRIBUTES_NO_HALT_ON_SUSPEND")
+            | u32_constant("NDIS_MINIPORT_ATTRIBUTES_SURPRISE_REMOVE_OK")
+    );
+    assert_eq!(
+        registration.interface_type,
+        u32_constant("NdisInterfaceInternal")
+    );
+    let general = host.general(a);
+    assert_eq!(
+        general.revision,
+        u8_constant("NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2")
+    );
+    assert_eq!(general.media_type, u32_constant("NdisMedium802_3"));
+    // The OID answers that are NDIS objects carry the headers the tables
+    // give and are exactly that revision's size.
+    host.restart(a);
+    for (name, record, revision) in [
+        (
+            "OID_GEN_STATISTICS",
+            "NDIS_STATISTICS_INFO",
+            "NDIS_STATISTICS_INFO_REVISION_1",
+        ),
+        (
+            "OID_GEN_LINK_STATE",
+            "NDIS_LINK_STATE",
+            "NDIS_LINK_STATE_REVISION_1",
+        ),
+        (
+            "OID_GEN_INTERRUPT_MODERATION",
+            "NDIS_INTERRUPT_MODERATION_PARAMETERS",
+            "NDIS_INTERRUPT_MODERATION_PARAMETERS_REVISION_1",
+        ),
+    ] {
+        let reply = host.query(a, oid(name), 4096);
+        assert_eq!(reply.status, status("NDIS_STATUS_SUCCESS"), "{name}");
+        let want = Header::expected("NDIS_OBJECT_TYPE_DEFAULT", record, u8_constant(revision));
+        assert_eq!(reply.data.len(), usize::from(want.size), "{name}");
+        // SAFETY: the answer holds at least a header (its length is the
+        // record's size, checked above).
+        let header = unsafe { Header::read(reply.data.as_ptr()) };
+        assert_eq!(header, want, "{name}");
+    }
     host.finish();
 }

@@ -12,7 +12,7 @@
 use std::ffi::c_void;
 use std::ptr;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use volnic::ndis_api::NdisApi;
 use volnic_ndis_sim::facts::{self, oid, status, u16_constant, u32_constant, u8_constant};
@@ -53,10 +53,12 @@ fn fault() -> u32 {
 }
 
 /// The OIDs the fake lists (kept alive for NDIS to copy).
-static FAKE_OIDS: [u32; 1] = [0x0001_0104]; // checked against the tables below
+fn fake_oids() -> &'static [u32; 1] {
+    static OIDS: OnceLock<[u32; 1]> = OnceLock::new();
+    OIDS.get_or_init(|| [oid("OID_GEN_MEDIA_IN_USE")])
+}
 
 unsafe extern "system" fn fake_init(handle: Handle, _ctx: Handle, _p: *mut c_void) -> Status {
-    assert_eq!(FAKE_OIDS[0], oid("OID_GEN_MEDIA_IN_USE"));
     if fault() == OLD_CONFIGURATION_TYPE {
         let mut object = Record::zeroed(CONFIG_OBJECT);
         object
@@ -103,7 +105,7 @@ unsafe extern "system" fn fake_init(handle: Handle, _ctx: Handle, _p: *mut c_voi
         .set("MacAddressLength", 6u16)
         .set_bytes("CurrentMacAddress", &[2, 0, 0, 0, 0, 1])
         .set_bytes("PermanentMacAddress", &[2, 0, 0, 0, 0, 1])
-        .set("SupportedOidList", FAKE_OIDS.as_ptr())
+        .set("SupportedOidList", fake_oids().as_ptr())
         .set("SupportedOidListLength", 4u32);
     // SAFETY: valid attributes for this adapter, set in order; NDIS copies
     // them during the call.
