@@ -19,7 +19,7 @@ use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use volnic_core::auth::AuthKey;
-use volnic_core::{Link, LinkConfig, SendQueue};
+use volnic_core::{Link, LinkConfig, LinkError, SendQueue, VolumeErrorKind};
 
 use crate::config::{default_mac, AdapterConfig, SettingSource};
 use crate::datapath::{
@@ -126,27 +126,90 @@ fn read_config<P: Platform>(miniport: NDIS_HANDLE) -> Result<AdapterConfig, Stri
 
 /// Writes why the adapter failed to the trace and the system event log.
 fn report_failure<P: Platform>(driver_object: *mut c_void, reason: &str) {
-    datapath::trace_line::<P>(format_args!("volnic: adapter disabled: {reason}"));
+    report_event::<P>(driver_object, &format!("adapter disabled: {reason}"));
+}
+
+/// Writes one line about the adapter to the trace and the system event
+/// log; a line the event log refuses is traced with the status.
+fn report_event<P: Platform>(driver_object: *mut c_void, line: &str) {
+    datapath::trace_line::<P>(format_args!("volnic: {line}"));
     let mut message: Vec<u16> = "volnic: "
         .encode_utf16()
-        .chain(reason.encode_utf16())
+        .chain(line.encode_utf16())
         .collect();
     message.push(0);
     // SAFETY: `message` is NUL-terminated UTF-16 that lives across the call.
-    unsafe { P::write_event_log(driver_object, NDIS_STATUS_FAILURE, message.as_ptr()) };
+    let status =
+        unsafe { P::write_event_log(driver_object, NDIS_STATUS_FAILURE, message.as_ptr()) };
+    if status != NDIS_STATUS_SUCCESS {
+        datapath::trace_line::<P>(format_args!(
+            "volnic: the event log refused the line above ({status:#x})"
+        ));
+    }
 }
 
 /// What the datapath thread tells MiniportInitializeEx.
 struct Startup<P: Platform> {
-    result: SpinLock<P, Option<Result<bool, String>>>,
+    report: SpinLock<P, StartupReport>,
     done: P::Event,
     /// Set once initialization has succeeded: the thread may indicate.
     ready: AtomicBool,
 }
 
+#[derive(Default)]
+struct StartupReport {
+    /// The first open's outcome: link up or down, or why initialize fails.
+    result: Option<Result<bool, String>>,
+    /// Initialize stopped waiting for the first open (the storage did not
+    /// answer within [`INIT_WAIT_US`]): the adapter started disconnected,
+    /// and whatever the open finds is the thread's to log and retry.
+    detached: bool,
+}
+
 /// Longest key file read (the secret is its content, trailing white space
 /// ignored, at least 16 bytes).
 const MAX_KEY_FILE: usize = 4096;
+
+/// Why the link could not be opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum OpenFailure {
+    /// A fault of the configuration or of what the volume holds that no
+    /// waiting cures (a key file, a volume of another node or format, a
+    /// block size or MTU that does not fit): initialize fails with it.
+    Config(String),
+    /// The storage is not there yet, or not usable yet: a volume missing,
+    /// unreadable, read-only or failing I/O (an iSCSI LUN not logged in, an
+    /// offline disk). The adapter starts disconnected and the datapath
+    /// thread retries until it opens.
+    Storage(String),
+}
+
+impl OpenFailure {
+    fn reason(&self) -> &str {
+        match self {
+            OpenFailure::Config(r) | OpenFailure::Storage(r) => r,
+        }
+    }
+}
+
+/// Whether a volume error may heal without a change of configuration.
+fn storage_may_heal(kind: VolumeErrorKind) -> bool {
+    matches!(
+        kind,
+        VolumeErrorKind::NotFound
+            | VolumeErrorKind::PermissionDenied
+            | VolumeErrorKind::ReadOnly
+            | VolumeErrorKind::Io
+    )
+}
+
+fn volume_failure(kind: VolumeErrorKind, reason: String) -> OpenFailure {
+    if storage_may_heal(kind) {
+        OpenFailure::Storage(reason)
+    } else {
+        OpenFailure::Config(reason)
+    }
+}
 
 /// Reads the shared secret of authenticated mode from `AuthKeyFile`.
 fn read_auth_key<P: Platform>(path: &str) -> Result<AuthKey, String> {
@@ -156,15 +219,19 @@ fn read_auth_key<P: Platform>(path: &str) -> Result<AuthKey, String> {
     AuthKey::from_secret(bytes.trim_ascii_end()).map_err(|e| format!("AuthKeyFile '{path}': {e}"))
 }
 
-fn open_engine<P: Platform>(config: &AdapterConfig) -> Result<Engine<P>, String> {
+fn open_engine<P: Platform>(config: &AdapterConfig) -> Result<Engine<P>, OpenFailure> {
     let auth_key = match &config.auth_key_file {
-        Some(path) => Some(read_auth_key::<P>(path)?),
+        Some(path) => Some(read_auth_key::<P>(path).map_err(OpenFailure::Config)?),
         None => None,
     };
     let mut send = P::open_volume(&config.send_volume, true)
-        .map_err(|e| format!("SendVolume '{}': {e}", config.send_volume))?;
-    let mut recv = P::open_volume(&config.receive_volume, false)
-        .map_err(|e| format!("ReceiveVolume '{}': {e}", config.receive_volume))?;
+        .map_err(|e| volume_failure(e.kind, format!("SendVolume '{}': {e}", config.send_volume)))?;
+    let mut recv = P::open_volume(&config.receive_volume, false).map_err(|e| {
+        volume_failure(
+            e.kind,
+            format!("ReceiveVolume '{}': {e}", config.receive_volume),
+        )
+    })?;
     let mut link_cfg = LinkConfig::new(config.node_id);
     link_cfg.flush_delay_us = config.flush_delay_us;
     link_cfg.set_peer_timeout_us(config.peer_timeout_us);
@@ -177,61 +244,143 @@ fn open_engine<P: Platform>(config: &AdapterConfig) -> Result<Engine<P>, String>
         P::monotonic_us(),
         P::wall_clock_us(),
     )
-    .map_err(|e| format!("{e}"))?;
+    .map_err(|e| match &e {
+        LinkError::SendIo(v) | LinkError::ReceiveIo(v) => volume_failure(v.kind, format!("{e}")),
+        _ => OpenFailure::Config(format!("{e}")),
+    })?;
     let formatted = link.geometry().block_size;
     if formatted != config.block_size {
-        return Err(format!(
+        return Err(OpenFailure::Config(format!(
             "BlockSize is {} but the send volume was formatted with {formatted}-byte blocks: set BlockSize to {formatted}",
             config.block_size
-        ));
+        )));
     }
     if config.max_frame_len() > link.max_frame_len() {
-        return Err(format!(
+        return Err(OpenFailure::Config(format!(
             "MTU {} needs {}-byte frames but the link carries at most {}: lower MTU",
             config.mtu,
             config.max_frame_len(),
             link.max_frame_len()
-        ));
+        )));
     }
     Ok(Engine { link, send, recv })
 }
 
+/// First wait between two tries to open volumes that are not there yet;
+/// each failed try doubles it, up to [`STORAGE_RETRY_MAX_US`].
+const STORAGE_RETRY_FIRST_US: u64 = 250_000;
+const STORAGE_RETRY_MAX_US: u64 = 4_000_000;
+
+/// Logs why the adapter is disconnected and retrying (trace and event log)
+/// when the reason is new; `last` holds the reason logged last.
+fn log_waiting<P: Platform>(driver_object: *mut c_void, failure: &OpenFailure, last: &mut String) {
+    let reason = failure.reason();
+    if last == reason {
+        return;
+    }
+    let line = match failure {
+        OpenFailure::Storage(_) => {
+            format!("adapter disconnected, waiting for its storage: {reason}")
+        }
+        // Found after initialize stopped waiting (slow storage): the same
+        // fault that fails initialize, retried in case it is mended.
+        OpenFailure::Config(_) => format!("adapter disconnected: {reason}"),
+    };
+    report_event::<P>(driver_object, &line);
+    last.clear();
+    last.push_str(reason);
+}
+
+/// Retries opening the volumes until they open or the adapter halts,
+/// backing off between tries; every new reason is logged once. `None`
+/// when halted first.
+fn wait_for_storage<P: Platform>(
+    shared: &Shared<P>,
+    config: &AdapterConfig,
+    driver_object: *mut c_void,
+    mut last: String,
+) -> Option<Engine<P>> {
+    let mut wait_us = STORAGE_RETRY_FIRST_US;
+    loop {
+        P::event_wait(&shared.wake, wait_us);
+        if shared.stop.load(Ordering::Acquire) {
+            return None;
+        }
+        match open_engine::<P>(config) {
+            Ok(engine) => {
+                report_event::<P>(
+                    driver_object,
+                    "storage is there: volumes open, link starting",
+                );
+                return Some(engine);
+            }
+            Err(failure) => log_waiting::<P>(driver_object, &failure, &mut last),
+        }
+        wait_us = (wait_us * 2).min(STORAGE_RETRY_MAX_US);
+    }
+}
+
 /// The datapath thread: opens the link, reports, waits for the go-ahead,
-/// then runs the data path until halt.
+/// then runs the data path until halt. If the storage is not there yet, it
+/// reports the link down and keeps trying to open it (`wait_for_storage`).
 fn thread_main<P: Platform>(
     shared: Arc<Shared<P>>,
     startup: Arc<Startup<P>>,
     config: AdapterConfig,
+    driver_object: Raw<c_void>,
 ) {
-    let mut engine = open_engine::<P>(&config);
-    if let Ok(e) = engine.as_mut() {
+    let mut opened = open_engine::<P>(&config);
+    if let Ok(e) = opened.as_mut() {
         // One poll, so the connect state NDIS first reports is the peer's.
         // Frames already waiting are discarded: the adapter is not running.
         let now = P::monotonic_us();
         // An error here is reported, and retried, by the running datapath.
         let _ = e.link.poll(now, &mut e.send, &mut e.recv, &mut |_| {});
     }
-    let ok = engine.is_ok();
-    *startup.result.lock() = Some(
-        engine
-            .as_ref()
-            .map(|e| e.link.link_up())
-            .map_err(String::clone),
-    );
-    P::event_set(&startup.done);
-    let Ok(engine) = engine else {
+    let detached = {
+        let mut report = startup.report.lock();
+        if !report.detached {
+            report.result = Some(match &opened {
+                Ok(e) => Ok(e.link.link_up()),
+                Err(OpenFailure::Storage(_)) => Ok(false),
+                Err(OpenFailure::Config(reason)) => Err(reason.clone()),
+            });
+        }
+        report.detached
+    };
+    if matches!(opened, Err(OpenFailure::Config(_))) && !detached {
+        // Initialize fails with this reason and logs it.
+        P::event_set(&startup.done);
         P::event_set(&shared.stopped);
         return;
-    };
-    debug_assert!(ok);
+    }
+    // Logged before initialize returns, so the reason is in the event log
+    // as soon as the adapter exists.
+    let mut last = String::new();
+    if let Err(failure) = &opened {
+        log_waiting::<P>(driver_object.0, failure, &mut last);
+    }
+    P::event_set(&startup.done);
     // Wait until MiniportInitializeEx has succeeded (or given up).
     while !startup.ready.load(Ordering::Acquire) && !shared.stop.load(Ordering::Acquire) {
         P::event_wait(&shared.wake, 100_000);
     }
-    datapath::run(shared, engine);
+    let engine = match opened {
+        Ok(engine) => Some(engine),
+        Err(_) => wait_for_storage(&shared, &config, driver_object.0, last),
+    };
+    match engine {
+        Some(engine) if !shared.stop.load(Ordering::Acquire) => datapath::run(shared, engine),
+        _ => P::event_set(&shared.stopped),
+    }
 }
 
-const INIT_WAIT_US: u64 = 1_000_000;
+/// Longest time MiniportInitializeEx waits for the first open of the
+/// volumes. Storage that has not answered by then is treated as not there
+/// yet: the adapter starts disconnected and the thread carries on.
+const INIT_WAIT_US: u64 = 5_000_000;
+/// One wait of the loop that watches for the first open's outcome.
+const INIT_POLL_US: u64 = 100_000;
 
 /// MiniportInitializeEx.
 ///
@@ -243,7 +392,7 @@ pub unsafe extern "system" fn initialize<P: Platform>(
     driver_context: NDIS_HANDLE,
     _init_parameters: *mut c_void,
 ) -> NDIS_STATUS {
-    match initialize_adapter::<P>(miniport) {
+    match initialize_adapter::<P>(miniport, driver_context) {
         Ok(()) => NDIS_STATUS_SUCCESS,
         Err(reason) => {
             report_failure::<P>(driver_context, &reason);
@@ -252,7 +401,10 @@ pub unsafe extern "system" fn initialize<P: Platform>(
     }
 }
 
-fn initialize_adapter<P: Platform>(miniport: NDIS_HANDLE) -> Result<(), String> {
+fn initialize_adapter<P: Platform>(
+    miniport: NDIS_HANDLE,
+    driver_context: NDIS_HANDLE,
+) -> Result<(), String> {
     let config = read_config::<P>(miniport)?;
     let mut seed = Vec::from(config.send_volume.as_bytes());
     seed.extend_from_slice(&config.node_id.to_le_bytes());
@@ -334,14 +486,15 @@ fn initialize_adapter<P: Platform>(miniport: NDIS_HANDLE) -> Result<(), String> 
         stats: Stats::default(),
     });
     let startup = Arc::new(Startup::<P> {
-        result: SpinLock::new(None),
+        report: SpinLock::new(StartupReport::default()),
         done,
         ready: AtomicBool::new(false),
     });
     let body = {
         let shared = shared.clone();
         let startup = startup.clone();
-        Box::new(move || thread_main(shared, startup, config))
+        let driver_object = Raw(driver_context);
+        Box::new(move || thread_main(shared, startup, config, driver_object))
     };
     let thread = match P::thread_start(body) {
         Ok(thread) => thread,
@@ -350,11 +503,21 @@ fn initialize_adapter<P: Platform>(miniport: NDIS_HANDLE) -> Result<(), String> 
             return Err(format!("cannot start the datapath thread ({:#x})", e.code));
         }
     };
+    let began = P::monotonic_us();
     let started = loop {
-        if let Some(result) = startup.result.lock().take() {
-            break result;
+        {
+            let mut report = startup.report.lock();
+            if let Some(result) = report.result.take() {
+                break result;
+            }
+            if P::monotonic_us().saturating_sub(began) >= INIT_WAIT_US {
+                // The storage has not answered: start disconnected and let
+                // the thread log and retry whatever it finds.
+                report.detached = true;
+                break Ok(false);
+            }
         }
-        P::event_wait(&startup.done, INIT_WAIT_US);
+        P::event_wait(&startup.done, INIT_POLL_US);
     };
     let link_up = match started {
         Ok(up) => up,

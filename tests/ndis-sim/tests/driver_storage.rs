@@ -1,0 +1,141 @@
+//! The miniport on storage that is not there yet: an unattended heartbeat
+//! NIC whose volumes appear after boot (an iSCSI LUN that logs in late, an
+//! offline disk brought online) starts disconnected, says why, and comes up
+//! by itself when the volumes appear; a configuration fault that no waiting
+//! cures still fails initialization.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+use volnic_ndis_sim::storage::make_link;
+use volnic_ndis_sim::SimHost;
+
+/// How long the volumes stay away after initialize (the scenario).
+const ABSENT_FOR: Duration = Duration::from_secs(10);
+
+fn hidden(path: &Path) -> PathBuf {
+    path.with_extension("away")
+}
+
+fn count(log: &[String], needle: &str) -> usize {
+    log.iter().filter(|line| line.contains(needle)).count()
+}
+
+#[test]
+fn volumes_that_appear_after_initialize_bring_the_link_up_by_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = make_link(dir.path(), 4096, 32);
+    // Node 1's send LUN is not there when its adapter starts. (Its
+    // receive volume is node 2's mirror target, which node 2 needs.)
+    std::fs::rename(&files.a_send, hidden(&files.a_send)).unwrap();
+    let mut host = SimHost::load();
+    let a = host
+        .initialize("node1", &registry(&files.a_send, &files.a_recv, 1, 4096))
+        .expect("a missing volume does not fail initialization");
+    let b = host
+        .initialize("node2", &registry(&files.b_send, &files.b_recv, 2, 4096))
+        .expect("node 2 initializes");
+    host.restart(a);
+    host.restart(b);
+    set_filter(&mut host, a);
+    set_filter(&mut host, b);
+    assert!(
+        !host.general(a).connected,
+        "node 1 starts with media disconnected"
+    );
+    let log = host.event_log();
+    assert_eq!(
+        count(&log, "waiting for its storage: SendVolume"),
+        1,
+        "the reason is logged once: {log:#?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("waiting for its storage") && l.contains("not found")),
+        "{log:#?}"
+    );
+
+    std::thread::sleep(ABSENT_FOR);
+    // Still down, and the unchanged reason was not logged again.
+    assert!(!host.link_states(a).last().copied().unwrap_or(false));
+    assert_eq!(count(&host.event_log(), "waiting for its storage"), 1);
+
+    std::fs::rename(hidden(&files.a_send), &files.a_send).unwrap();
+    assert!(
+        host.wait_link(a, true, WAIT),
+        "node 1 comes up by itself once its volumes are there: {:#?}",
+        host.event_log()
+    );
+    assert!(host.wait_link(b, true, WAIT), "node 2 sees node 1");
+    assert_eq!(count(&host.event_log(), "volumes open, link starting"), 1);
+
+    // And it carries traffic both ways.
+    let (mac_a, mac_b) = (mac_of(&mut host, a), mac_of(&mut host, b));
+    let to_b: Vec<Vec<u8>> = (0..8).map(|i| frame(mac_b, mac_a, i, 200)).collect();
+    let to_a: Vec<Vec<u8>> = (100..108).map(|i| frame(mac_a, mac_b, i, 300)).collect();
+    host.send(a, &nbls(&to_b));
+    host.send(b, &nbls(&to_a));
+    assert_eq!(host.wait_received(b, to_b.len(), WAIT), to_b);
+    assert_eq!(host.wait_received(a, to_a.len(), WAIT), to_a);
+    host.finish();
+}
+
+#[test]
+fn a_new_reason_while_waiting_is_logged_and_halt_ends_the_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = make_link(dir.path(), 4096, 16);
+    std::fs::rename(&files.a_recv, hidden(&files.a_recv)).unwrap();
+    let mut host = SimHost::load();
+    let a = host
+        .initialize("node1", &registry(&files.a_send, &files.a_recv, 1, 4096))
+        .expect("a missing receive volume does not fail initialization");
+    host.restart(a);
+    let log = host.event_log();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("waiting for its storage: ReceiveVolume")),
+        "{log:#?}"
+    );
+    // The send volume goes too: the reason changes and is logged.
+    std::fs::rename(&files.a_send, hidden(&files.a_send)).unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while count(&host.event_log(), "waiting for its storage: SendVolume") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:#?}",
+            host.event_log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Halt while the thread waits: it ends, nothing leaks (finish checks).
+    host.pause(a);
+    host.halt(a);
+    host.finish();
+}
+
+#[test]
+fn configuration_faults_still_fail_initialization() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = make_link(dir.path(), 4096, 16);
+    let mut host = SimHost::load();
+    // A volume of another node: no waiting cures it.
+    let reason = host
+        .initialize("node1", &registry(&files.a_send, &files.a_recv, 2, 4096))
+        .expect_err("a volume of another node fails initialization");
+    assert!(
+        reason.contains("formatted for writer node 1, this is node 2"),
+        "{reason}"
+    );
+    // A block size the volume was not formatted with.
+    let reason = host
+        .initialize("node1", &registry(&files.a_send, &files.a_recv, 1, 8192))
+        .expect_err("a wrong block size fails initialization");
+    assert!(
+        reason.contains("formatted with 4096-byte blocks"),
+        "{reason}"
+    );
+    host.finish();
+}
