@@ -18,7 +18,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use volnic_tools::netns::{unavailable, Lab, LabConfig};
+use volnic_tests::prereq::{netns_ready, COROSYNC};
+use volnic_tools::netns::{Lab, LabConfig};
 
 /// corosync's token timeout (ms) in this test, and its consensus timeout
 /// (1.2 × token, corosync's default).
@@ -218,20 +219,10 @@ fn volnic_one_way_ms(lab: &Lab) -> Option<(f64, f64)> {
 }
 
 fn setup() -> Option<Lab> {
-    let missing = unavailable().or_else(|| {
-        let found = Command::new("corosync")
-            .arg("-v")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        (!found).then(|| "corosync is not installed (apt-get install corosync)".to_string())
-    });
-    if let Some(why) = missing {
-        assert!(
-            std::env::var_os("VOLNIC_REQUIRE_NETNS").is_none(),
-            "VOLNIC_REQUIRE_NETNS is set but the corosync test cannot run: {why}"
-        );
-        eprintln!("skipping the corosync test: {why}");
+    if !netns_ready(
+        "cluster_corosync::corosync_membership_survives_the_loss_of_the_lan_over_volnic",
+        &[COROSYNC],
+    ) {
         return None;
     }
     let mut cfg = LabConfig::new(PathBuf::from(env!("CARGO_BIN_EXE_volnic-test-cli")), "cs");

@@ -3,25 +3,22 @@
 //! two `volnic mirror` processes. ARP, ping and a TCP transfer cross volnic;
 //! stopping and restarting one endpoint turns the other's carrier off and on.
 //!
-//! Needs root, /dev/net/tun and `ip netns`. Where they are missing the test
-//! says so and passes, unless VOLNIC_REQUIRE_NETNS=1 (set by CI, which runs
-//! as root) makes that a failure.
+//! Needs root, /dev/net/tun and `ip netns`, and python3 for the TCP
+//! transfer. Where one is missing the test says so in one line, naming the
+//! package, and passes, unless VOLNIC_REQUIRE_NETNS=1 (set by CI, which
+//! runs as root) makes that a failure (`volnic_tests::prereq`).
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use volnic_tools::netns::{unavailable, Lab, LabConfig};
+use volnic_tests::prereq::{netns_ready, Program, PYTHON3};
+use volnic_tools::netns::{Lab, LabConfig};
 
 const PEER_TIMEOUT_MS: u64 = 3000;
 
-fn lab_or_skip(tag: &str) -> Option<Lab> {
-    if let Some(why) = unavailable() {
-        assert!(
-            std::env::var_os("VOLNIC_REQUIRE_NETNS").is_none(),
-            "VOLNIC_REQUIRE_NETNS is set but the namespace test cannot run: {why}"
-        );
-        eprintln!("skipping the network-namespace test: {why}");
+fn lab_or_skip(test: &str, tag: &str, programs: &[Program]) -> Option<Lab> {
+    if !netns_ready(&format!("netns_e2e::{test}"), programs) {
         return None;
     }
     let mut cfg = LabConfig::new(PathBuf::from(env!("CARGO_BIN_EXE_volnic-test-cli")), tag);
@@ -124,7 +121,11 @@ fn describe(lab: &Lab) -> String {
 
 #[test]
 fn traffic_crosses_volnic_between_namespaces_and_carrier_follows_the_peer() {
-    let Some(mut lab) = lab_or_skip("e2e") else {
+    let Some(mut lab) = lab_or_skip(
+        "traffic_crosses_volnic_between_namespaces_and_carrier_follows_the_peer",
+        "e2e",
+        &[PYTHON3],
+    ) else {
         return;
     };
     lab.start_node(0).expect("start node 1");
@@ -221,7 +222,11 @@ fn traffic_crosses_volnic_between_namespaces_and_carrier_follows_the_peer() {
 
 #[test]
 fn everything_the_lab_created_is_removed_even_on_failure() {
-    let Some(mut lab) = lab_or_skip("cleanup") else {
+    let Some(mut lab) = lab_or_skip(
+        "everything_the_lab_created_is_removed_even_on_failure",
+        "cleanup",
+        &[],
+    ) else {
         return;
     };
     lab.start_node(0).expect("start node 1");

@@ -17,5 +17,7 @@ pub mod netns;
 #[cfg(unix)]
 pub mod pair;
 #[cfg(unix)]
+pub mod probe;
+#[cfg(unix)]
 pub mod tap;
 pub mod wincfg;

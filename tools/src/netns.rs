@@ -5,9 +5,13 @@
 //!
 //! Everything it creates (namespaces, processes and with them their TAP
 //! devices, the temporary volumes) is removed when the [`Lab`] is dropped,
-//! whether the caller finished or failed.
+//! whether the caller finished or failed. Beyond volnic it needs only
+//! iproute2's `ip`: pings, latency and throughput are measured by volnic
+//! itself ([`crate::probe`]).
 
 use std::fs::File;
+use std::net::Ipv4Addr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -15,13 +19,51 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use crate::cli::format::{format, FormatArgs};
+pub use crate::probe::{OneWay, PingResult, Spread, Throughput};
 use crate::tap::ip;
 
 /// TAP device name inside each namespace.
 pub const TAP: &str = "vn0";
 
+/// A program outside volnic, and the Debian package that installs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Program {
+    pub name: &'static str,
+    pub package: &'static str,
+}
+
+/// iproute2's `ip`: namespaces, and the TAP device's address.
+pub const IP: Program = Program {
+    name: "ip",
+    package: "iproute2",
+};
+
+impl Program {
+    /// Where `PATH` finds this program, if anywhere.
+    pub fn find(&self) -> Option<PathBuf> {
+        let path = std::env::var_os("PATH")?;
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(self.name))
+            .find(|p| {
+                std::fs::metadata(p)
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            })
+    }
+
+    /// `None` when installed; otherwise one line naming the package.
+    pub fn missing(&self) -> Option<String> {
+        self.find().is_none().then(|| {
+            format!(
+                "`{}` is not installed (Debian package {}: apt-get install {})",
+                self.name, self.package, self.package
+            )
+        })
+    }
+}
+
 /// Why the laboratory cannot be built on this machine (not root, no TUN
-/// driver, no `ip netns`), or `None` when it can.
+/// driver, no iproute2, `ip netns` refused), as one line saying what to do,
+/// or `None` when it can.
 pub fn unavailable() -> Option<String> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
@@ -30,13 +72,19 @@ pub fn unavailable() -> Option<String> {
     if !Path::new("/dev/net/tun").exists() {
         return Some("/dev/net/tun is missing (load the tun module)".into());
     }
+    if let Some(why) = IP.missing() {
+        return Some(why);
+    }
     match Command::new("ip").args(["netns", "list"]).output() {
         Ok(o) if o.status.success() => None,
         Ok(o) => Some(format!(
             "`ip netns` fails: {}",
             String::from_utf8_lossy(&o.stderr).trim()
         )),
-        Err(e) => Some(format!("cannot run `ip` ({e}): install iproute2")),
+        Err(e) => Some(format!(
+            "cannot run `ip` ({e}): apt-get install {}",
+            IP.package
+        )),
     }
 }
 
@@ -142,7 +190,7 @@ impl Lab {
 
     /// The link-local address of `node` (0 or 1).
     pub fn addr(&self, node: usize) -> String {
-        format!("169.254.77.{}", node + 1)
+        self.ipv4(node).to_string()
     }
 
     fn log_file(&self, name: &str) -> Result<File, String> {
@@ -274,62 +322,58 @@ impl Lab {
         words.next().map(str::to_string)
     }
 
-    /// Pings the other node from `node`; returns (transmitted, received)
-    /// and the summary lines.
+    /// `node`'s address as an [`Ipv4Addr`].
+    fn ipv4(&self, node: usize) -> Ipv4Addr {
+        Ipv4Addr::new(169, 254, 77, node as u8 + 1)
+    }
+
+    /// Pings the other node from `node`: `count` ICMP echo requests, one
+    /// every `interval` seconds (e.g. "0.01"), replies awaited up to 2 s
+    /// after the last, as `ping -c count -i interval -W 2` would; sent by
+    /// volnic itself on a raw socket in `node`'s namespace.
     pub fn ping(&self, node: usize, count: u32, interval: &str) -> Result<PingResult, String> {
-        let peer = self.addr(1 - node);
-        let count = count.to_string();
-        let out = self.exec(
-            node,
-            "ping",
-            &["-n", "-q", "-c", &count, "-i", interval, "-W", "2", &peer],
-        )?;
-        PingResult::parse(&String::from_utf8_lossy(&out.stdout)).ok_or(format!(
-            "ping printed no summary: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-/// The summary of one `ping` run.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PingResult {
-    pub transmitted: u32,
-    pub received: u32,
-    /// min / avg / max round trip in ms, when any reply came.
-    pub rtt_ms: Option<(f64, f64, f64)>,
-}
-
-impl PingResult {
-    /// Parses iputils ping's summary.
-    pub fn parse(text: &str) -> Option<PingResult> {
-        let stats = text.lines().find(|l| l.contains("packets transmitted"))?;
-        let mut nums = stats
-            .split(',')
-            .filter_map(|part| part.split_whitespace().next()?.parse::<u32>().ok());
-        let transmitted = nums.next()?;
-        let received = nums.next()?;
-        let rtt_ms = text
-            .lines()
-            .find(|l| l.starts_with("rtt") || l.starts_with("round-trip"))
-            .and_then(|l| {
-                let values = l.split('=').nth(1)?.trim();
-                let mut v = values
-                    .split(['/', ' '])
-                    .filter_map(|x| x.parse::<f64>().ok());
-                Some((v.next()?, v.next()?, v.next()?))
-            });
-        Some(PingResult {
-            transmitted,
-            received,
-            rtt_ms,
-        })
+        let interval: f64 = interval
+            .parse()
+            .ok()
+            .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+            .ok_or(format!(
+                "ping interval {interval:?} is not a number of seconds"
+            ))?;
+        crate::probe::ping(
+            &self.namespaces[node],
+            self.ipv4(1 - node),
+            count,
+            Duration::from_secs_f64(interval),
+            Duration::from_secs(2),
+        )
     }
 
-    pub fn loss_percent(&self) -> f64 {
-        f64::from(self.transmitted - self.received.min(self.transmitted)) * 100.0
-            / f64::from(self.transmitted.max(1))
+    /// One-way latency from `node` to the other and back: `count` UDP
+    /// probes, one every `interval`, measured on the clock both ends share.
+    pub fn one_way_latency(
+        &self,
+        node: usize,
+        count: u32,
+        interval: Duration,
+    ) -> Result<OneWay, String> {
+        crate::probe::one_way_latency(
+            [&self.namespaces[node], &self.namespaces[1 - node]],
+            self.ipv4(node),
+            self.ipv4(1 - node),
+            count,
+            interval,
+        )
+    }
+
+    /// TCP throughput from `node` to the other, one connection for
+    /// `duration`, every byte checked on arrival.
+    pub fn tcp_throughput(&self, node: usize, duration: Duration) -> Result<Throughput, String> {
+        crate::probe::tcp_throughput(
+            [&self.namespaces[node], &self.namespaces[1 - node]],
+            self.ipv4(node),
+            self.ipv4(1 - node),
+            duration,
+        )
     }
 }
 
@@ -362,22 +406,4 @@ fn stop_child(mut child: Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::PingResult;
-
-    #[test]
-    fn parses_ping_summaries() {
-        let text = "PING 169.254.77.2 (169.254.77.2) 56(84) bytes of data.\n\n--- 169.254.77.2 ping statistics ---\n200 packets transmitted, 198 received, 1% packet loss, time 2301ms\nrtt min/avg/max/mdev = 0.950/1.234/5.001/0.300 ms\n";
-        let r = PingResult::parse(text).unwrap();
-        assert_eq!((r.transmitted, r.received), (200, 198));
-        assert_eq!(r.rtt_ms, Some((0.95, 1.234, 5.001)));
-        assert!((r.loss_percent() - 1.0).abs() < 1e-9);
-        let none = "--- x ping statistics ---\n3 packets transmitted, 0 received, +3 errors, 100% packet loss, time 2001ms\n";
-        let r = PingResult::parse(none).unwrap();
-        assert_eq!((r.received, r.rtt_ms), (0, None));
-        assert!(PingResult::parse("ping: unknown host").is_none());
-    }
 }

@@ -37,6 +37,12 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 
 #[test]
 fn sigusr1_cuts_and_sigusr2_resumes_a_mirror_process() {
+    if !volnic_tests::prereq::programs_ready(
+        "mirror_signals::sigusr1_cuts_and_sigusr2_resumes_a_mirror_process",
+        &[volnic_tests::prereq::KILL],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = PairConfig::new(dir.path(), 4096);
     cfg.ring_blocks = 64;
