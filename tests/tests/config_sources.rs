@@ -304,6 +304,8 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("volnic.key");
         std::fs::write(&path, &secret).unwrap();
+        // Key files must be private (issue 18); the property here is the secret.
+        std::fs::set_permissions(&path, <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600)).unwrap();
         let long_enough = secret.trim_ascii_end().len() >= 16;
         match read_key_file(&path) {
             Ok(_) => prop_assert!(long_enough),

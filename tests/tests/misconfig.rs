@@ -656,6 +656,8 @@ fn m19_blocks_of_another_link_in_the_ring() {
 fn key_file(dir: &Path, name: &str, secret: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, secret).unwrap();
+    // Key files must be private to their owner (issue 18).
+    set_mode(&path, 0o600);
     path
 }
 

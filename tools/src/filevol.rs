@@ -218,6 +218,79 @@ fn open_file(path: &Path, mode: OpenMode, direct: bool) -> io::Result<File> {
     options.open(path)
 }
 
+/// Who may read and write a volume file volnic creates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Access {
+    /// `None`: the owner only (mode 0600). `Some(gid)`: the owner and the
+    /// members of that group, a service group (mode 0660).
+    pub group: Option<u32>,
+}
+
+impl Access {
+    /// The file mode this access means.
+    pub fn mode(&self) -> u32 {
+        if self.group.is_some() {
+            0o660
+        } else {
+            0o600
+        }
+    }
+
+    /// Gives `file` this access: the group first, then exactly the mode
+    /// (`fchmod` is not subject to the umask).
+    pub fn apply(&self, file: &File) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        if let Some(gid) = self.group {
+            std::os::unix::fs::fchown(file, None, Some(gid))?;
+        }
+        file.set_permissions(std::fs::Permissions::from_mode(self.mode()))
+    }
+}
+
+/// The group id named by `name` (a group name, or a number).
+pub fn resolve_group(name: &str) -> Result<u32, String> {
+    if let Ok(gid) = name.parse::<u32>() {
+        return Ok(gid);
+    }
+    let unknown =
+        || format!("--group {name:?}: no such group — create it (groupadd) or give its number");
+    let cname = std::ffi::CString::new(name).map_err(|_| unknown())?;
+    let mut buf = vec![0u8; 16 * 1024];
+    // SAFETY: plain C structs of integers and pointers; all-zero is a
+    // valid (empty) value that getgrnam_r overwrites.
+    let mut group: libc::group = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call: `cname` is NUL-terminated,
+    // `group` and `found` are live locals, `buf` holds `buf.len()` bytes.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            cname.as_ptr(),
+            &mut group,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    if rc != 0 || found.is_null() {
+        return Err(unknown());
+    }
+    Ok(group.gr_gid)
+}
+
+/// The permission bits of a volume that matter to its link: whether users
+/// other than its owner and group may read it (and so every frame carried)
+/// or write it (and so inject frames or take the link down).
+pub fn others_may_write(meta: &Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.mode() & 0o002 != 0
+}
+
+/// See [`others_may_write`].
+pub fn others_may_read(meta: &Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.mode() & 0o004 != 0
+}
+
 /// A volnic volume on a regular file or a block device.
 pub struct FileVolume {
     file: File,
@@ -358,10 +431,26 @@ impl FileVolume {
     /// extended. An existing non-empty file is refused unless `force`, and
     /// then set to exactly `len_bytes`. A block device is opened as it is and
     /// must hold at least `len_bytes`.
+    ///
+    /// A file it creates or reformats is given mode 0600 (see
+    /// [`FileVolume::create_with_access`]).
     pub fn create(
         path: impl AsRef<Path>,
         len_bytes: u64,
         force: bool,
+    ) -> Result<Self, VolumeOpenError> {
+        Self::create_with_access(path, len_bytes, force, Access::default())
+    }
+
+    /// As [`FileVolume::create`], and a regular file gets exactly the mode
+    /// `access` asks for (0600, or 0660 and the service group), whatever
+    /// the umask: only its owner (and that group) may read or write the
+    /// frames on it. A block device keeps its owner and mode (udev's).
+    pub fn create_with_access(
+        path: impl AsRef<Path>,
+        len_bytes: u64,
+        force: bool,
+        access: Access,
     ) -> Result<Self, VolumeOpenError> {
         let path = path.as_ref();
         let fail = |e: io::Error| VolumeOpenError::new(path, OpenProblem::from_io(e, true));
@@ -387,6 +476,7 @@ impl FileVolume {
                     ));
                 }
                 let file = OpenOptions::new().write(true).open(path).map_err(fail)?;
+                access.apply(&file).map_err(fail)?;
                 allocate(path, &file, len_bytes)?;
                 if meta.len() > len_bytes {
                     file.set_len(len_bytes).map_err(fail)?;
@@ -397,6 +487,7 @@ impl FileVolume {
                 let file = OpenOptions::new()
                     .write(true)
                     .create_new(true)
+                    .mode(access.mode())
                     .open(path)
                     .map_err(|e| match e.raw_os_error() {
                         Some(libc::ENOENT) => {
@@ -404,10 +495,15 @@ impl FileVolume {
                         }
                         _ => fail(e),
                     })?;
-                if let Err(e) = allocate(path, &file, len_bytes).and_then(|()| {
-                    file.sync_all().map_err(fail)?;
-                    Ok(())
-                }) {
+                if let Err(e) = access
+                    .apply(&file)
+                    .map_err(fail)
+                    .and_then(|()| allocate(path, &file, len_bytes))
+                    .and_then(|()| {
+                        file.sync_all().map_err(fail)?;
+                        Ok(())
+                    })
+                {
                     drop(file);
                     let _ = std::fs::remove_file(path);
                     return Err(e);

@@ -11,6 +11,8 @@ pub mod cli;
 #[cfg(unix)]
 pub mod filevol;
 #[cfg(unix)]
+pub mod keyfile;
+#[cfg(unix)]
 pub mod mirror;
 #[cfg(unix)]
 pub mod netns;

@@ -47,6 +47,67 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
+/// Longest bench phase, in seconds.
+pub const MAX_SECONDS: u64 = 3600;
+/// Smallest heartbeat frame: the probe's header, sequence and time stamp.
+pub const MIN_HEARTBEAT_BYTES: usize = 30;
+/// Largest heartbeat frame: a 9000-byte MTU's frame.
+pub const MAX_HEARTBEAT_BYTES: usize = 9014;
+
+/// A numeric option inside `range`, or the one-line error naming it.
+pub fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
+    flag: &str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, String> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{flag} {value} is out of range: use {}..={}",
+            range.start(),
+            range.end()
+        ))
+    }
+}
+
+/// The block size of a bench, demo or pair: the format's rule.
+pub fn check_block_size_option(flag: &str, block_size: u32) -> Result<u32, String> {
+    volnic_core::format::check_block_size(block_size).map_err(|_| {
+        format!(
+            "{flag} {block_size} is not a multiple of 512 between 512 and 1048576: use e.g. 4096"
+        )
+    })?;
+    Ok(block_size)
+}
+
+impl BenchArgs {
+    /// The range checks of every numeric option, before anything runs.
+    pub fn check(&self) -> Result<(), String> {
+        use volnic_core::settings;
+        check_block_size_option("--block-size", self.block_size)?;
+        in_range("--seconds", self.seconds, 1..=MAX_SECONDS)?;
+        let poll = settings::POLL_INTERVAL_US.range();
+        in_range(
+            "--poll-us",
+            self.poll_us,
+            u64::from(poll.min)..=u64::from(poll.max),
+        )?;
+        let flush = settings::FLUSH_DELAY_MS.range();
+        in_range(
+            "--flush-delay-ms",
+            self.flush_delay_ms,
+            u64::from(flush.min)..=u64::from(flush.max),
+        )?;
+        in_range(
+            "--heartbeat-bytes",
+            self.heartbeat_bytes,
+            MIN_HEARTBEAT_BYTES..=MAX_HEARTBEAT_BYTES,
+        )?;
+        Ok(())
+    }
+}
+
 /// Latency percentiles in µs.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
 pub struct Percentiles {
@@ -103,7 +164,7 @@ pub fn measure_floor(
     seconds: f64,
     poll_us: u64,
 ) -> Result<Floor, String> {
-    let bs = block_size as usize;
+    let bs = check_block_size_option("--block-size", block_size)? as usize;
     let span: u64 = 64 << 20;
     let path = dir.join("floor.vol");
     let mut vol = open_floor_volume(&path, span)?;
@@ -430,6 +491,7 @@ fn progress(show: bool, what: &str) {
 
 /// Runs every phase.
 pub fn bench(args: &BenchArgs, show: bool) -> Result<BenchReport, String> {
+    args.check()?;
     let dir = scratch_dir(args.dir.as_ref())?;
     let secs = args.seconds.max(1);
     let phase = Duration::from_secs(secs);

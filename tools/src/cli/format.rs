@@ -10,7 +10,7 @@ use volnic_core::format::{
 };
 use volnic_core::Volume;
 
-use crate::filevol::{FileVolume, OpenMode};
+use crate::filevol::{resolve_group, Access, FileVolume, OpenMode};
 
 /// Largest number of existing bytes inspected for foreign data.
 const PROBE_BYTES: u64 = 1 << 20;
@@ -41,6 +41,32 @@ pub struct FormatArgs {
     pub authenticated: bool,
 }
 
+/// `volnic format` as the command line gives it: [`FormatArgs`] and who may
+/// use the volume file.
+#[derive(Args, Debug, Clone)]
+pub struct FormatCommand {
+    #[command(flatten)]
+    pub args: FormatArgs,
+    /// Service group allowed to read and write the volume file (mode 0660
+    /// instead of 0600); a group name or number. Ignored for block devices,
+    /// whose owner and mode are udev's.
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+}
+
+impl FormatCommand {
+    /// The checks made before anything is opened: geometry, nodes, group.
+    pub fn check(&self) -> Result<Access, String> {
+        check_args(&self.args)?;
+        Ok(Access {
+            group: match &self.group {
+                Some(name) => Some(resolve_group(name)?),
+                None => None,
+            },
+        })
+    }
+}
+
 /// What `format` did, for the caller to print.
 #[derive(Debug)]
 pub struct Formatted {
@@ -49,8 +75,10 @@ pub struct Formatted {
     pub direct_io: bool,
 }
 
-pub fn run(args: FormatArgs) -> Result<(), String> {
-    let done = format(&args)?;
+pub fn run(command: FormatCommand) -> Result<(), String> {
+    let access = command.check()?;
+    let args = command.args;
+    let done = format_with_access(&args, access)?;
     let sb = done.superblock;
     println!(
         "formatted {}: {} ring blocks of {} bytes ({} bytes), writer node {}, reader node {}, link id {}{}{}",
@@ -71,7 +99,8 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn check_args(args: &FormatArgs) -> Result<Geometry, String> {
+/// The range checks of every numeric option of `volnic format`.
+pub fn check_args(args: &FormatArgs) -> Result<Geometry, String> {
     check_block_size(args.block_size).map_err(|_| {
         format!(
             "--block-size {} is not a multiple of 512 between 512 and 1048576: use e.g. 4096",
@@ -104,8 +133,14 @@ fn check_args(args: &FormatArgs) -> Result<Geometry, String> {
     })
 }
 
-/// Formats the volume named by `args`.
+/// Formats the volume named by `args`; a volume file gets mode 0600.
 pub fn format(args: &FormatArgs) -> Result<Formatted, String> {
+    format_with_access(args, Access::default())
+}
+
+/// Formats the volume named by `args`; a volume file (new or reformatted)
+/// gets exactly the mode `access` says, whatever the umask.
+pub fn format_with_access(args: &FormatArgs, access: Access) -> Result<Formatted, String> {
     let geo = check_args(args)?;
     let path = &args.path;
     let need = geo.volume_bytes();
@@ -113,6 +148,11 @@ pub fn format(args: &FormatArgs) -> Result<Formatted, String> {
         let mut vol = FileVolume::open(path, OpenMode::ReadWrite).map_err(|e| e.to_string())?;
         if !args.force {
             refuse_if_in_use(&mut vol, path)?;
+        }
+        if !vol.is_block_device() {
+            access
+                .apply(vol.file())
+                .map_err(|e| format!("{}: cannot set its mode: {e}", path.display()))?;
         }
         if vol.len_bytes() < need {
             vol.grow(need).map_err(|e| {
@@ -125,7 +165,7 @@ pub fn format(args: &FormatArgs) -> Result<Formatted, String> {
         }
         vol
     } else {
-        FileVolume::create(path, need, false).map_err(|e| e.to_string())?
+        FileVolume::create_with_access(path, need, false, access).map_err(|e| e.to_string())?
     };
     let direct_io = vol.direct_io();
     let io_err = |e: volnic_core::VolumeError| format!("{}: {e}", path.display());

@@ -57,7 +57,19 @@ pub struct Inspection {
     pub last_blocks: Vec<BlockView>,
 }
 
+/// Most recent blocks `--last` may ask for.
+pub const MAX_LAST: usize = 4096;
+
+impl InspectArgs {
+    /// The range checks of every numeric option.
+    pub fn check(&self) -> Result<(), String> {
+        crate::cli::bench::in_range("--last", self.last, 0..=MAX_LAST)?;
+        Ok(())
+    }
+}
+
 pub fn run(args: InspectArgs) -> Result<(), String> {
+    args.check()?;
     let found = inspect(&args.path, args.last)?;
     if args.json {
         println!(

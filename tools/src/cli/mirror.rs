@@ -13,6 +13,11 @@ use crate::mirror::{PollConfig, PollMode, PollingMirror};
 
 /// Default lag of `--mode async`.
 pub const DEFAULT_ASYNC_LAG_MS: u64 = 50;
+/// Longest async lag accepted (10 minutes).
+pub const MAX_LAG_MS: u64 = 600_000;
+/// Longest sweep period and run time accepted (a year: far beyond any test,
+/// short of overflowing a deadline).
+pub const MAX_MS: u64 = 365 * 24 * 3_600_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum MirrorMode {
@@ -61,6 +66,15 @@ pub fn config(args: &MirrorArgs) -> Result<PollConfig, String> {
     };
     if args.sweep_ms == 0 {
         return Err("--sweep-ms must be at least 1".into());
+    }
+    use crate::cli::bench::in_range;
+    in_range("--sweep-ms", args.sweep_ms, 1..=MAX_MS)?;
+    in_range("--interval-us", args.interval_us, 1..=1_000_000)?;
+    if let Some(lag) = args.lag_ms {
+        in_range("--lag-ms", lag, 0..=MAX_LAG_MS)?;
+    }
+    if let Some(ms) = args.duration_ms {
+        in_range("--duration-ms", ms, 0..=MAX_MS)?;
     }
     Ok(PollConfig {
         mode,

@@ -23,6 +23,6 @@ pub mod up;
 pub mod wincfg;
 
 #[cfg(unix)]
-pub use app::main;
+pub use app::{check_command_line, main};
 #[cfg(windows)]
 pub use wincfg::main;

@@ -133,7 +133,19 @@ pub fn status(paths: &[PathBuf], watch: Duration) -> Result<Vec<VolumeStatus>, S
     Ok(out)
 }
 
+/// Longest watch accepted (10 minutes).
+pub const MAX_WATCH_MS: u64 = 600_000;
+
+impl StatusArgs {
+    /// The range checks of every numeric option.
+    pub fn check(&self) -> Result<(), String> {
+        crate::cli::bench::in_range("--watch-ms", self.watch_ms, 1..=MAX_WATCH_MS)?;
+        Ok(())
+    }
+}
+
 pub fn run(args: StatusArgs) -> Result<(), String> {
+    args.check()?;
     let found = status(&args.paths, Duration::from_millis(args.watch_ms))?;
     if args.json {
         let list: Vec<Value> = found.iter().map(|s| to_json(s, &found)).collect();

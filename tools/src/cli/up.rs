@@ -131,8 +131,7 @@ impl UpArgs {
     pub fn settings(&self) -> Result<UpSettings, String> {
         let file = match &self.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let text = read_settings_text(path)?;
                 parse_settings_file(&text).map_err(|e| format!("{}: {e}", path.display()))?
             }
             None => FileSettings::default(),
@@ -195,6 +194,45 @@ impl UpArgs {
     }
 }
 
+/// Largest settings file read.
+const MAX_SETTINGS_FILE: u64 = 1 << 20;
+
+/// Reads a settings file: a regular file of at most 1 MiB, opened without
+/// blocking and read with a bound (a FIFO or `/dev/zero` given as the
+/// settings file is refused, not waited on or read forever).
+fn read_settings_text(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let p = path.display();
+    let fail = |e: std::io::Error| format!("{p}: {e}");
+    let meta = std::fs::metadata(path).map_err(fail)?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{p}: not a regular file — give the path of a TOML settings file"
+        ));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(fail)?;
+    if !file.metadata().map_err(fail)?.is_file() {
+        return Err(format!(
+            "{p}: not a regular file — give the path of a TOML settings file"
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_SETTINGS_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(fail)?;
+    if bytes.len() as u64 > MAX_SETTINGS_FILE {
+        return Err(format!(
+            "{p}: larger than {MAX_SETTINGS_FILE} bytes — is it the settings file?"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| format!("{p}: not UTF-8 text"))
+}
+
 fn parse_settings_file(text: &str) -> Result<FileSettings, String> {
     toml::from_str(text).map_err(|e| {
         // toml's messages span several lines (a source excerpt); keep the
@@ -225,11 +263,64 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Reads the shared secret of authenticated mode.
+/// Reads the shared secret of authenticated mode (the guarded read of
+/// [`crate::keyfile`]: a private regular file of at most 4 KiB).
 pub fn read_key_file(path: &Path) -> Result<AuthKey, String> {
-    let secret = std::fs::read(path).map_err(|e| format!("key file {}: {e}", path.display()))?;
-    let trimmed = secret.trim_ascii_end();
-    AuthKey::from_secret(trimmed).map_err(|e| format!("key file {}: {e}", path.display()))
+    crate::keyfile::read_key_file(path)
+}
+
+/// What the permission bits of the two volumes mean for this link: the
+/// warnings to log (a send volume other users may read or write), or the
+/// refusal of a receive volume any user may write while the link is not
+/// authenticated (whoever can write it can inject frames the peer's blocks
+/// would carry). A path that cannot be looked at is left to the open,
+/// which names the problem.
+pub fn check_volume_modes(
+    send: &Path,
+    recv: &Path,
+    authenticated: bool,
+) -> Result<Vec<String>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut warnings = Vec::new();
+    if let Ok(meta) = std::fs::metadata(send) {
+        let (r, w) = (
+            crate::filevol::others_may_read(&meta),
+            crate::filevol::others_may_write(&meta),
+        );
+        if r || w {
+            warnings.push(format!(
+                "send volume {p}: mode {m:04o} lets every user {what} — restrict it with `chmod 600 {p}` (or 660 and a service group)",
+                p = send.display(),
+                m = meta.mode() & 0o7777,
+                what = match (r, w) {
+                    (true, true) => "read the frames on it and write it",
+                    (true, false) => "read the frames on it",
+                    _ => "write it",
+                },
+            ));
+        }
+    }
+    if let Ok(meta) = std::fs::metadata(recv) {
+        let mode = meta.mode() & 0o7777;
+        if crate::filevol::others_may_write(&meta) {
+            if !authenticated {
+                return Err(format!(
+                    "receive volume {p}: mode {mode:04o} lets every user write it, and so inject frames into this link — restrict it (`chmod o-w {p}`, or the mirror target's permissions) or use authenticated mode (--key-file)",
+                    p = recv.display()
+                ));
+            }
+            warnings.push(format!(
+                "receive volume {p}: mode {mode:04o} lets every user write it; authenticated mode rejects forged blocks, but anyone can still take the link down — `chmod o-w {p}`",
+                p = recv.display()
+            ));
+        } else if crate::filevol::others_may_read(&meta) {
+            warnings.push(format!(
+                "receive volume {p}: mode {mode:04o} lets every user read the frames on it — `chmod o-r {p}`",
+                p = recv.display()
+            ));
+        }
+    }
+    Ok(warnings)
 }
 
 pub fn run(args: UpArgs) -> Result<(), String> {
@@ -265,6 +356,10 @@ pub fn up(settings: &UpSettings, stop: &AtomicBool) -> Result<(), String> {
         Some(path) => Some(read_key_file(path)?),
         None => None,
     };
+
+    for warning in check_volume_modes(&settings.send, &settings.recv, cfg.auth_key.is_some())? {
+        warn!("{warning}");
+    }
 
     let mut tap = Tap::open(&settings.tap)?;
     let mut tap_out: File = tap.writer()?;

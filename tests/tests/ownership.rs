@@ -1,0 +1,458 @@
+//! Issue 18: one writer per volume, and volumes and keys that only their
+//! owners can touch. Modes of the volumes `volnic format` creates, whatever
+//! the umask; key files by mode and type; a receive volume any user may
+//! write refused on a plain link; and, as `nobody` when the tests run as
+//! root, that another local user can neither read a volume's frames nor
+//! write into it.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use volnic_tests::unprivileged::{self, is_root, Program, NOBODY};
+use volnic_tools::cli::up::{check_volume_modes, read_key_file};
+
+fn cli() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_volnic-test-cli"))
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().mode() & 0o7777
+}
+
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// `volnic ARGS` run by `sh` under `umask`.
+fn under_umask(umask: &str, args: &[&str]) -> Output {
+    let mut script = format!("umask {umask} && exec \"$0\"");
+    for i in 0..args.len() {
+        script.push_str(&format!(" \"${}\"", i + 1));
+    }
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(cli())
+        .args(args)
+        .output()
+        .expect("sh runs")
+}
+
+fn last_line(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr.lines().last().unwrap_or_default();
+    line.strip_prefix("volnic: ").unwrap_or(line).to_string()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn format_creates_volumes_0600_whatever_the_umask() {
+    let dir = unprivileged::shared_dir("volnic-ownership-");
+    for umask in ["000", "022", "077", "277"] {
+        let vol = dir.path().join(format!("u{umask}.vol"));
+        let out = under_umask(umask, &["format", s(&vol), "--blocks", "16"]);
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(mode(&vol), 0o600, "umask {umask}");
+        volnic_tests::report!("format under umask {umask}: mode {:04o}", mode(&vol));
+        // Reformatting an existing file (made 0666 meanwhile) makes it
+        // private again.
+        chmod(&vol, 0o666);
+        let out = under_umask(umask, &["format", s(&vol), "--blocks", "16", "--force"]);
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(mode(&vol), 0o600, "reformat under umask {umask}");
+    }
+}
+
+#[test]
+fn format_with_a_service_group_is_0660_and_that_group() {
+    let dir = unprivileged::shared_dir("volnic-ownership-");
+    let vol = dir.path().join("g.vol");
+    // Our own primary group: allowed to any user.
+    // SAFETY: getegid has no preconditions and cannot fail.
+    let gid = unsafe { libc::getegid() };
+    let out = under_umask(
+        "000",
+        &[
+            "format",
+            s(&vol),
+            "--blocks",
+            "16",
+            "--group",
+            &gid.to_string(),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(mode(&vol), 0o660);
+    assert_eq!(std::fs::metadata(&vol).unwrap().gid(), gid);
+    if is_root() {
+        // By name (root may give a file any group).
+        let vol = dir.path().join("named.vol");
+        let out = under_umask(
+            "022",
+            &["format", s(&vol), "--blocks", "16", "--group", "root"],
+        );
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(std::fs::metadata(&vol).unwrap().gid(), 0);
+        assert_eq!(mode(&vol), 0o660);
+    }
+    let out = under_umask(
+        "022",
+        &[
+            "format",
+            s(&dir.path().join("x.vol")),
+            "--group",
+            "no-such-group-volnic",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(last_line(&out).contains("no such group"), "{out:?}");
+    assert!(!dir.path().join("x.vol").exists(), "nothing created");
+}
+
+fn key(dir: &Path, name: &str, bytes: &[u8], mode: u32) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    chmod(&path, mode);
+    path
+}
+
+#[test]
+fn key_files_by_mode_and_type() {
+    let dir = unprivileged::shared_dir("volnic-keys-");
+    let secret = b"0123456789abcdef0123456789abcdef";
+    for (m, ok) in [
+        (0o600, true),
+        (0o400, true),
+        (0o700, true),
+        (0o640, false),
+        (0o644, false),
+        (0o660, false),
+        (0o606, false),
+        (0o666, false),
+    ] {
+        let path = key(dir.path(), "k.key", secret, m);
+        match read_key_file(&path) {
+            Ok(_) => assert!(ok, "{m:04o} accepted"),
+            Err(e) => {
+                assert!(!ok, "{m:04o} refused: {e}");
+                assert!(e.contains(&format!("chmod 600 {}", path.display())), "{e}");
+                assert!(!e.contains("0123456789abcdef"), "key material in: {e}");
+            }
+        }
+    }
+    for (path, kind) in [
+        (PathBuf::from("/dev/zero"), "character device"),
+        (PathBuf::from("/dev/null"), "character device"),
+        (dir.path().to_path_buf(), "directory"),
+    ] {
+        let e = read_key_file(&path).unwrap_err();
+        assert!(e.contains(kind), "{}: {e}", path.display());
+    }
+    let fifo = dir.path().join("fifo.key");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let e = read_key_file(&fifo).unwrap_err();
+    assert!(e.contains("FIFO"), "{e}");
+    let big = key(dir.path(), "big.key", &vec![b'x'; 4097], 0o600);
+    assert!(read_key_file(&big).unwrap_err().contains("4097 bytes"));
+}
+
+/// `volnic up` with a FIFO or /dev/zero as key file ends at once with the
+/// refusal (it used to hang, or read 2 GiB); run through the real program.
+#[test]
+fn up_refuses_a_fifo_or_device_key_file_at_once() {
+    let dir = unprivileged::shared_dir("volnic-keys-");
+    let (a, b) = (dir.path().join("a.vol"), dir.path().join("b.vol"));
+    for (v, w, r) in [(&a, "1", "2"), (&b, "2", "1")] {
+        let out = under_umask(
+            "022",
+            &[
+                "format",
+                s(v),
+                "--blocks",
+                "16",
+                "--authenticated",
+                "--writer-node",
+                w,
+                "--reader-node",
+                r,
+            ],
+        );
+        assert!(out.status.success(), "{out:?}");
+    }
+    let fifo = dir.path().join("fifo.key");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for key in [fifo.as_path(), Path::new("/dev/zero")] {
+        let out = Command::new("timeout")
+            .arg("60")
+            .arg(cli())
+            .args([
+                "up",
+                "--send",
+                s(&a),
+                "--recv",
+                s(&b),
+                "--tap",
+                "volnic-keyt",
+                "--key-file",
+            ])
+            .arg(key)
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(124), "hung on {}", key.display());
+        assert!(!out.status.success());
+        let line = last_line(&out);
+        assert!(
+            line.starts_with(&format!("key file {}:", key.display())),
+            "{line}"
+        );
+        volnic_tests::report!("up --key-file {}: {line}", key.display());
+    }
+}
+
+#[test]
+fn a_receive_volume_anyone_may_write_is_refused_on_a_plain_link() {
+    let dir = unprivileged::shared_dir("volnic-modes-");
+    let (a, b) = (dir.path().join("a.vol"), dir.path().join("b.vol"));
+    for (v, w, r) in [(&a, "1", "2"), (&b, "2", "1")] {
+        let out = under_umask(
+            "022",
+            &[
+                "format",
+                s(v),
+                "--blocks",
+                "16",
+                "--writer-node",
+                w,
+                "--reader-node",
+                r,
+            ],
+        );
+        assert!(out.status.success(), "{out:?}");
+    }
+    assert_eq!(
+        check_volume_modes(&a, &b, false).unwrap(),
+        Vec::<String>::new()
+    );
+    chmod(&b, 0o666);
+    let e = check_volume_modes(&a, &b, false).unwrap_err();
+    assert!(
+        e.contains("lets every user write it") && e.contains("--key-file"),
+        "{e}"
+    );
+    // Authenticated: a warning only (forged blocks fail their MAC).
+    let w = check_volume_modes(&a, &b, true).unwrap();
+    assert_eq!(w.len(), 1, "{w:?}");
+    chmod(&b, 0o600);
+    chmod(&a, 0o646);
+    let w = check_volume_modes(&a, &b, false).unwrap();
+    assert!(
+        w[0].starts_with(&format!("send volume {}: mode 0646", a.display())),
+        "{w:?}"
+    );
+    assert!(
+        w[0].contains(&format!("chmod 600 {}", a.display())),
+        "{w:?}"
+    );
+    // The real program refuses before creating any device.
+    chmod(&a, 0o600);
+    chmod(&b, 0o602);
+    let out = Command::new(cli())
+        .args([
+            "up",
+            "--send",
+            s(&a),
+            "--recv",
+            s(&b),
+            "--tap",
+            "volnic-modet",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let line = last_line(&out);
+    assert!(
+        line.starts_with(&format!("receive volume {}: mode 0602", b.display())),
+        "{line}"
+    );
+}
+
+/// As `nobody` (when root runs the tests): a volume root formatted, even
+/// under umask 000 in a directory every user may enter, can be neither read
+/// (the frames) nor written (an injected block) by another user; and a key
+/// file of root's is not readable either.
+#[test]
+fn another_user_can_neither_read_nor_write_a_volume_volnic_created() {
+    if !is_root() {
+        println!("SKIP another_user_can_neither_read_nor_write_a_volume_volnic_created: needs root to act as nobody");
+        return;
+    }
+    let program = Program::copy_of(cli());
+    let dir = unprivileged::shared_dir("volnic-nobody-");
+    let vol = dir.path().join("a.vol");
+    let out = under_umask("000", &["format", s(&vol), "--blocks", "16"]);
+    assert!(out.status.success(), "{out:?}");
+    let before = std::fs::read(&vol).unwrap();
+    let out = program
+        .as_nobody()
+        .args(["inspect", s(&vol)])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(last_line(&out).contains("permission denied"), "{out:?}");
+    // Writing a block into it, as a hostile user would to inject a frame.
+    let out = Command::new("dd")
+        .args([
+            "if=/dev/urandom",
+            "bs=4096",
+            "count=1",
+            "seek=2",
+            "conv=notrunc",
+        ])
+        .arg(format!("of={}", vol.display()))
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "nobody wrote the volume");
+    assert_eq!(std::fs::read(&vol).unwrap(), before);
+    volnic_tests::report!(
+        "as nobody: read {}, write {}",
+        "refused",
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .next()
+            .unwrap_or("refused")
+    );
+    // A key file of root's, mode 0600: nobody's `up` cannot read it and
+    // says so (the volumes it needs first made readable to it).
+    let key = key(
+        dir.path(),
+        "k.key",
+        b"0123456789abcdef0123456789abcdef",
+        0o600,
+    );
+    let (a, b) = (dir.path().join("ka.vol"), dir.path().join("kb.vol"));
+    for (v, w, r) in [(&a, "1", "2"), (&b, "2", "1")] {
+        let out = under_umask(
+            "022",
+            &[
+                "format",
+                s(v),
+                "--blocks",
+                "16",
+                "--authenticated",
+                "--writer-node",
+                w,
+                "--reader-node",
+                r,
+            ],
+        );
+        assert!(out.status.success(), "{out:?}");
+        chmod(v, 0o644);
+    }
+    let out = program
+        .as_nobody()
+        .args([
+            "up",
+            "--send",
+            s(&a),
+            "--recv",
+            s(&b),
+            "--tap",
+            "volnic-nob",
+            "--key-file",
+            s(&key),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let line = last_line(&out);
+    assert!(
+        line.contains(&format!("key file {}: permission denied", key.display())),
+        "{line}"
+    );
+}
+
+/// The message template of row `id` in docs/TROUBLESHOOTING.md.
+fn row_template(id: &str) -> String {
+    let doc = include_str!("../../docs/TROUBLESHOOTING.md");
+    let prefix = format!("| {id} |");
+    let line = doc
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("docs/TROUBLESHOOTING.md has no row {id}"));
+    let start = line.find("`` ").expect("message in double backticks") + 3;
+    let end = start + line[start..].find(" ``").expect("closing backticks");
+    line[start..end].to_string()
+}
+
+/// Does `message` read as `template`, each `<...>` matching any text?
+fn matches_template(message: &str, template: &str) -> bool {
+    let mut pieces = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('<') {
+        let Some(close) = rest[open..].find('>') else {
+            break;
+        };
+        pieces.push(&rest[..open]);
+        rest = &rest[open + close + 1..];
+    }
+    pieces.push(rest);
+    let mut at = 0;
+    for (i, piece) in pieces.iter().enumerate() {
+        let found = if i == 0 {
+            message.starts_with(piece).then_some(0)
+        } else {
+            message[at..].find(piece).map(|p| p + at)
+        };
+        let Some(pos) = found else { return false };
+        at = pos + piece.len();
+    }
+    pieces.last().is_some_and(|p| p.is_empty()) || at == message.len()
+}
+
+fn check_row(id: &str, message: &str) {
+    assert_eq!(message.lines().count(), 1, "{id}: not one line: {message}");
+    let template = row_template(id);
+    assert!(
+        matches_template(message, &template),
+        "{id}: message\n  {message}\ndoes not read as the table's\n  {template}"
+    );
+    volnic_tests::report!("{id}: {message}");
+}
+
+/// Rows O1–O6 of docs/TROUBLESHOOTING.md: each message as the table says.
+#[test]
+fn o_rows_read_as_the_troubleshooting_table() {
+    let dir = unprivileged::shared_dir("volnic-orows-");
+    let open = key(dir.path(), "open.key", b"0123456789abcdef0123", 0o644);
+    check_row("O1", &read_key_file(&open).unwrap_err());
+    check_row("O2", &read_key_file(Path::new("/dev/zero")).unwrap_err());
+    let big = key(dir.path(), "big.key", &[b'k'; 5000], 0o600);
+    check_row("O3", &read_key_file(&big).unwrap_err());
+    let (a, b) = (dir.path().join("a.vol"), dir.path().join("b.vol"));
+    for v in [&a, &b] {
+        std::fs::write(v, b"").unwrap();
+    }
+    chmod(&b, 0o666);
+    check_row("O4", &check_volume_modes(&a, &b, false).unwrap_err());
+    chmod(&b, 0o600);
+    chmod(&a, 0o644);
+    check_row("O5", &check_volume_modes(&a, &b, false).unwrap()[0]);
+    let e =
+        volnic_tools::cli::check_command_line(["volnic", "bench", "--seconds", "0"]).unwrap_err();
+    check_row("O6", &e);
+}
