@@ -122,6 +122,10 @@ struct Decls {
     imports: Vec<Import>,
     /// Callback type aliases: name → (params, return).
     callbacks: BTreeMap<String, (Vec<Type>, Option<Type>)>,
+    /// Function-pointer types: name → the first word of their doc, which
+    /// names the C routine they stand for when it is resolved at run time
+    /// (`/// KeQuerySystemTimePrecise (wdm.h): ...`).
+    fn_pointer_docs: BTreeMap<String, String>,
     /// Free `extern` functions: name → (params, return).
     extern_fns: BTreeMap<String, (Vec<Type>, Option<Type>)>,
     /// Hex literals matched in `volume_error`.
@@ -156,6 +160,28 @@ fn repr_of(attrs: &[syn::Attribute]) -> (bool, u64) {
         });
     }
     (c, align)
+}
+
+/// The first word of an item's doc comment.
+fn doc_first_word(attrs: &[syn::Attribute]) -> Option<String> {
+    let attr = attrs.iter().find(|a| a.path().is_ident("doc"))?;
+    let syn::Meta::NameValue(nv) = &attr.meta else {
+        return None;
+    };
+    let Expr::Lit(syn::ExprLit {
+        lit: Lit::Str(text),
+        ..
+    }) = &nv.value
+    else {
+        return None;
+    };
+    let text = text.value();
+    let word: String = text
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    (!word.is_empty()).then_some(word)
 }
 
 fn link_name(attrs: &[syn::Attribute]) -> Option<String> {
@@ -204,6 +230,9 @@ fn collect(decls: &mut Decls, items: &[Item], file: &'static str) -> Result<(), 
                 let name = t.ident.to_string();
                 if let Type::BareFn(f) = &*t.ty {
                     let params = f.inputs.iter().map(|a| a.ty.clone()).collect();
+                    if let Some(word) = doc_first_word(&t.attrs) {
+                        decls.fn_pointer_docs.insert(name.clone(), word);
+                    }
                     decls.callbacks.insert(name, (params, output(&f.output)));
                 } else {
                     decls.aliases.insert(name, (*t.ty).clone());
@@ -591,11 +620,21 @@ fn check_constants(decls: &Decls, facts: &Facts, problems: &mut Vec<String>) {
             "oid" => !OID_OWN_CONSTANTS.contains(&name.as_str()),
             _ => false,
         };
-        if !header_named {
+        if !header_named || name == "_" {
             continue;
         }
         let mapped = rust_name_rows(facts, "const", name);
         let c_name = mapped.first().copied().unwrap_or(name.as_str());
+        if matches!(*file, "windows" | "os_windows")
+            && mapped.is_empty()
+            && c_value(facts, c_name).is_none()
+            && decls.const_value(name, 0).is_err()
+        {
+            // Not a number written by hand but one computed from the
+            // bindings (`size_of::<wdk_sys::...>()`, a byte-string tag):
+            // nothing to hold to the tables.
+            continue;
+        }
         let Some(expected) = c_value(facts, c_name) else {
             problems.push(format!(
                 "{file}: constant {name} ({c_name}) is not in the NDIS facts tables; \
@@ -816,7 +855,15 @@ fn check_functions(decls: &Decls, facts: &Facts, problems: &mut Vec<String>) {
     }
     let mut covered = BTreeSet::new();
     for (name, (params, ret)) in decls.callbacks.iter().chain(&decls.extern_fns) {
-        let c_names = rust_name_rows(facts, "callback", name);
+        let mut c_names = rust_name_rows(facts, "callback", name);
+        if c_names.is_empty() {
+            // A pointer to a routine resolved at run time, named by its doc.
+            if let Some(routine) = decls.fn_pointer_docs.get(name) {
+                if let Some(function) = facts.function(routine) {
+                    c_names.push(function.name.as_str());
+                }
+            }
+        }
         if c_names.is_empty() {
             if decls.callbacks.contains_key(name) {
                 problems.push(format!(
@@ -1021,6 +1068,30 @@ fn a_missing_or_wrong_parameter_is_caught() {
             "pub type CheckForHangFn = unsafe extern \"system\" fn(NDIS_HANDLE) -> u32;",
         ),
         "CheckForHangFn: returns 4 bytes, the WDK headers say BOOLEAN",
+    );
+}
+
+#[test]
+fn a_pointer_to_a_routine_resolved_at_run_time_is_held_to_its_prototype() {
+    let driver = Sources::driver();
+    let with = |decl: &str| {
+        driver.altered(
+            "os_windows",
+            "/// The Windows kernel.\npub struct WindowsOs;",
+            &format!("{decl}\n/// The Windows kernel.\npub struct WindowsOs;"),
+        )
+    };
+    let good = with(
+        "/// KeQuerySystemTimePrecise (wdm.h).\ntype Probe = unsafe extern \"system\" fn(*mut LARGE_INTEGER);",
+    );
+    assert!(check(&good).is_empty(), "{:#?}", check(&good));
+    assert_caught(
+        with("/// KeQuerySystemTimePrecise (wdm.h).\ntype Probe = unsafe extern \"system\" fn(*mut LARGE_INTEGER, u32);"),
+        "Probe: 2 parameters, the WDK headers give KeQuerySystemTimePrecise 1",
+    );
+    assert_caught(
+        with("/// Something the tables lack.\ntype Probe = unsafe extern \"system\" fn(u32);"),
+        "callback type Probe is not named",
     );
 }
 
