@@ -9,6 +9,8 @@
 
 pub mod cli;
 #[cfg(unix)]
+pub mod docs;
+#[cfg(unix)]
 pub mod filevol;
 #[cfg(unix)]
 pub mod keyfile;

@@ -26,3 +26,6 @@ pub mod wincfg;
 pub use app::{check_command_line, main};
 #[cfg(windows)]
 pub use wincfg::main;
+/// The clap definition of the command line (man pages, completions).
+#[cfg(unix)]
+pub use app::command;
