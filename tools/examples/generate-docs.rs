@@ -5,6 +5,13 @@
 
 use std::process::ExitCode;
 
+#[cfg(not(unix))]
+fn main() -> ExitCode {
+    eprintln!("generate-docs: the man pages describe the Unix command line; run it on Linux");
+    ExitCode::FAILURE
+}
+
+#[cfg(unix)]
 fn main() -> ExitCode {
     let Some(dir) = std::env::args_os().nth(1) else {
         eprintln!("usage: generate-docs DIR (e.g. tools/packaging/generated)");

@@ -2,6 +2,7 @@
 //! tools/packaging/generated are what the command line's clap definitions
 //! generate now, and every file `[package.metadata.deb]` packages exists
 //! (but the release binary, which `cargo deb` builds).
+#![cfg(unix)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
