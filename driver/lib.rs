@@ -23,10 +23,12 @@ pub mod adapter;
 pub mod config;
 pub mod datapath;
 pub mod entry;
+pub mod eventlog;
 pub mod ndis;
 pub mod ndis_api;
 pub mod oid;
 pub mod os;
+pub mod resolved;
 #[cfg(windows)]
 mod windows;
 

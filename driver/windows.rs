@@ -1,8 +1,9 @@
-//! The Windows-only glue: kernel allocator and panic handler, the exported
-//! `DriverEntry`, and [`NdisApi`] as direct calls of the ndis.sys exports.
-//! Each method forwards its arguments unchanged; the callers' `// SAFETY:`
-//! notes state why each call is sound.
+//! The Windows-only glue: the kernel pool allocator and the panic handler,
+//! the exported `DriverEntry`, and [`NdisApi`] as direct calls of the
+//! ndis.sys exports. Each method forwards its arguments unchanged; the
+//! callers' `// SAFETY:` notes state why each call is sound.
 
+use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;
 
 use crate::ndis::*;
@@ -12,9 +13,61 @@ use crate::os::windows::WindowsOs;
 #[cfg(not(test))]
 extern crate wdk_panic;
 
+/// The pool tag of every allocation the driver makes, shown by poolmon and
+/// `!pool` as `Vnic`.
+const POOL_TAG: u32 = u32::from_le_bytes(*b"Vnic");
+
+// ExAllocatePoolWithTag (wdm.h, exported by ntoskrnl.exe since Windows
+// 2000). wdk-sys 0.5 leaves it out of its bindings as deprecated in favour of
+// ExAllocatePool2, which only Windows 10 2004 (build 19041) exports and which
+// would keep the driver from loading on Server 2019 (build 17763); so it is
+// declared here.
+#[allow(non_snake_case)]
+extern "system" {
+    fn ExAllocatePoolWithTag(
+        PoolType: wdk_sys::POOL_TYPE,
+        NumberOfBytes: wdk_sys::SIZE_T,
+        Tag: wdk_sys::ULONG,
+    ) -> wdk_sys::PVOID;
+}
+
+/// The global allocator: non-paged, no-execute pool with the driver's tag.
+/// (wdk-alloc is not used: it allocates with ExAllocatePool2, see above.)
+/// Pool blocks are aligned to MEMORY_ALLOCATION_ALIGNMENT (16 on x64); a
+/// request for more alignment fails (returns null), and no type of the
+/// driver or the engine asks for more.
+struct PoolAllocator;
+
+// SAFETY: alloc returns null or a fresh non-paged block of at least
+// `layout.size()` bytes aligned as the pool aligns every block, which is
+// checked against `layout.align()`; dealloc frees only blocks alloc returned.
+unsafe impl GlobalAlloc for PoolAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if layout.align() > wdk_sys::MEMORY_ALLOCATION_ALIGNMENT as usize {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: allocating from non-paged pool has no preconditions at
+        // IRQL <= DISPATCH_LEVEL, where all driver code runs.
+        unsafe {
+            ExAllocatePoolWithTag(
+                wdk_sys::_POOL_TYPE::NonPagedPoolNx,
+                layout.size() as wdk_sys::SIZE_T,
+                POOL_TAG,
+            )
+        }
+        .cast()
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+        // SAFETY: `ptr` came from ExAllocatePoolWithTag in alloc (the
+        // GlobalAlloc contract) and is freed once.
+        unsafe { wdk_sys::ntddk::ExFreePool(ptr.cast()) }
+    }
+}
+
 #[cfg(not(test))]
 #[global_allocator]
-static GLOBAL_ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
+static GLOBAL_ALLOCATOR: PoolAllocator = PoolAllocator;
 
 // The NDIS exports the miniport calls (ndis.h), linked from ndis.lib.
 #[link(name = "ndis")]
@@ -217,9 +270,103 @@ impl NdisApi for WindowsOs {
         code: NDIS_STATUS,
         message: *const u16,
     ) -> NDIS_STATUS {
-        // SAFETY: one NUL-terminated insertion string (caller's contract).
-        unsafe { NdisWriteEventLogEntry(d, code, 0, 1, message.cast(), 0, core::ptr::null()) }
+        // SAFETY: `message` is NUL-terminated UTF-16 that lives across this
+        // call (caller's contract).
+        let units = unsafe { nul_terminated(message) };
+        // The reason also goes to the debugger at error level, which the
+        // default debug filter shows.
+        debug_error_wide(units);
+        let mut fitted = [0u16; EVENT_LOG_STRING_UNITS];
+        crate::eventlog::fit_into(units, EVENT_LOG_STRING_BYTES, &mut fitted);
+        // SAFETY: one NUL-terminated insertion string of at most
+        // EVENT_LOG_STRING_BYTES bytes, alive across the call; no data.
+        let status = unsafe {
+            NdisWriteEventLogEntry(d, code, 0, 1, fitted.as_ptr().cast(), 0, core::ptr::null())
+        };
+        if status != NDIS_STATUS_SUCCESS {
+            debug_error_status(c"volnic: NdisWriteEventLogEntry failed (%#x)\n", status);
+        }
+        status
     }
+}
+
+/// `ERROR_LOG_MAXIMUM_SIZE` of wdm.h, which the header defines with
+/// `sizeof` (so bindgen gives no constant): the smaller of
+/// `PORT_MAXIMUM_MESSAGE_LENGTH` and `ERROR_LOG_LIMIT_SIZE` plus the message
+/// header, less that header (`sizeof(IO_ERROR_LOG_MESSAGE) -
+/// sizeof(IO_ERROR_LOG_PACKET) + 40 WCHARs`).
+const ERROR_LOG_MAXIMUM_SIZE: usize = {
+    let header = core::mem::size_of::<wdk_sys::IO_ERROR_LOG_MESSAGE>()
+        - core::mem::size_of::<wdk_sys::IO_ERROR_LOG_PACKET>()
+        + core::mem::size_of::<wdk_sys::WCHAR>() * 40;
+    let limit = wdk_sys::ERROR_LOG_LIMIT_SIZE as usize + header;
+    let port = wdk_sys::PORT_MAXIMUM_MESSAGE_LENGTH as usize;
+    let length = if port > limit { limit } else { port };
+    length - header
+};
+
+/// What NdisWriteEventLogEntry takes for strings and data together.
+const EVENT_LOG_STRING_BYTES: usize =
+    ERROR_LOG_MAXIMUM_SIZE - core::mem::size_of::<wdk_sys::IO_ERROR_LOG_PACKET>();
+const EVENT_LOG_STRING_UNITS: usize = EVENT_LOG_STRING_BYTES / 2;
+const _: () = assert!(EVENT_LOG_STRING_UNITS > 1);
+
+/// The debug-filter component of the driver's DbgPrintEx lines
+/// (DPFLTR_IHVNETWORK_ID, shown at DPFLTR_ERROR_LEVEL by default). The cast
+/// is needed where bindgen makes the C enum `i32` (the WDK's MSVC target)
+/// and not where it makes it `u32` (mingw-w64's target, the cross build).
+#[allow(clippy::unnecessary_cast)]
+const DPFLTR_COMPONENT: u32 = wdk_sys::_DPFLTR_TYPE::DPFLTR_IHVNETWORK_ID as u32;
+
+/// The units of a NUL-terminated UTF-16 string, without the NUL.
+///
+/// # Safety
+/// `s` points to a NUL-terminated UTF-16 string that outlives the result.
+unsafe fn nul_terminated<'a>(s: *const u16) -> &'a [u16] {
+    let mut len = 0;
+    // SAFETY: every unit up to and including the NUL is readable.
+    while unsafe { *s.add(len) } != 0 {
+        len += 1;
+    }
+    // SAFETY: the `len` units before the NUL, as read above.
+    unsafe { core::slice::from_raw_parts(s, len) }
+}
+
+/// One line to the debugger at error level (DPFLTR_IHVNETWORK_ID,
+/// DPFLTR_ERROR_LEVEL), from UTF-16: non-ASCII units become `?`, and the
+/// line is cut at 255 bytes.
+fn debug_error_wide(units: &[u16]) {
+    let mut line = [0u8; 256];
+    for (dst, &u) in line.iter_mut().take(255).zip(units) {
+        *dst = if (0x20..0x7F).contains(&u) {
+            u as u8
+        } else {
+            b'?'
+        };
+    }
+    // SAFETY: "%s\n" with one NUL-terminated string (`line` ends in 0).
+    unsafe {
+        wdk_sys::ntddk::DbgPrintEx(
+            DPFLTR_COMPONENT,
+            wdk_sys::DPFLTR_ERROR_LEVEL,
+            c"%s\n".as_ptr(),
+            line.as_ptr(),
+        )
+    };
+}
+
+/// A format with one `%#x` for `status`, to the debugger at error level.
+pub(crate) fn debug_error_status(format: &core::ffi::CStr, status: i32) {
+    // SAFETY: a NUL-terminated format whose one conversion takes a 32-bit
+    // integer (callers pass literals with exactly one `%#x`).
+    unsafe {
+        wdk_sys::ntddk::DbgPrintEx(
+            DPFLTR_COMPONENT,
+            wdk_sys::DPFLTR_ERROR_LEVEL,
+            format.as_ptr(),
+            status,
+        )
+    };
 }
 
 /// The driver's entry point, called by the I/O manager.
@@ -233,6 +380,11 @@ pub unsafe extern "system" fn driver_entry(
     driver_object: *mut wdk_sys::DRIVER_OBJECT,
     registry_path: wdk_sys::PCUNICODE_STRING,
 ) -> wdk_sys::NTSTATUS {
+    if let Err(missing) = crate::os::windows::resolve_routines() {
+        debug_error_missing(missing);
+        // NDIS_STATUS_FAILURE is STATUS_UNSUCCESSFUL: the load fails.
+        return NDIS_STATUS_FAILURE;
+    }
     // SAFETY: arguments forwarded from the I/O manager.
     unsafe {
         crate::entry::driver_entry::<WindowsOs>(
@@ -240,4 +392,23 @@ pub unsafe extern "system" fn driver_entry(
             registry_path.cast_mut().cast(),
         )
     }
+}
+
+/// Why DriverEntry refused: a kernel routine of `crate::resolved` that this
+/// kernel does not export.
+fn debug_error_missing(name: &str) {
+    let mut text = [0u8; 64];
+    for (dst, b) in text.iter_mut().take(63).zip(name.bytes()) {
+        *dst = b;
+    }
+    // SAFETY: "%s" with one NUL-terminated string (`text` ends in 0).
+    unsafe {
+        wdk_sys::ntddk::DbgPrintEx(
+            DPFLTR_COMPONENT,
+            wdk_sys::DPFLTR_ERROR_LEVEL,
+            c"volnic: this kernel does not export %s (Windows 8.1 or later needed): not loading\n"
+                .as_ptr(),
+            text.as_ptr(),
+        )
+    };
 }

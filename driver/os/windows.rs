@@ -10,13 +10,14 @@ use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::ptr;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use volnic_core::{Volume, VolumeError, VolumeErrorKind};
 use wdk_sys::ntddk::{
-    DbgPrint, KeAcquireSpinLockRaiseToDpc, KeInitializeEvent, KeQueryInterruptTimePrecise,
-    KeQuerySystemTimePrecise, KeReleaseSpinLock, KeSetEvent, KeWaitForSingleObject,
-    PsCreateSystemThread, PsTerminateSystemThread, ZwClose, ZwCreateFile, ZwQueryInformationFile,
-    ZwReadFile, ZwWriteFile,
+    DbgPrint, KeAcquireSpinLockRaiseToDpc, KeInitializeEvent, KeReleaseSpinLock, KeSetEvent,
+    KeWaitForSingleObject, MmGetSystemRoutineAddress, PsCreateSystemThread,
+    PsTerminateSystemThread, ZwClose, ZwCreateFile, ZwQueryInformationFile, ZwReadFile,
+    ZwWriteFile,
 };
 use wdk_sys::{
     FILE_STANDARD_INFORMATION, HANDLE, IO_STATUS_BLOCK, KEVENT, KSPIN_LOCK, LARGE_INTEGER,
@@ -24,6 +25,7 @@ use wdk_sys::{
 };
 
 use super::{Os, OsError};
+use crate::resolved::RESOLVED_AT_RUN_TIME;
 
 // ntoskrnl exports declared in ntifs.h, which wdk-sys's WDM bindings do not
 // include; signatures from the WDK documentation.
@@ -47,6 +49,44 @@ extern "system" {
         Alertable: u8,
         Timeout: *mut LARGE_INTEGER,
     ) -> NTSTATUS;
+}
+
+/// The addresses of the routines of [`RESOLVED_AT_RUN_TIME`], in its
+/// order, found by [`resolve_routines`] in DriverEntry (0: not yet).
+static ROUTINES: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+
+/// KeQueryInterruptTimePrecise (wdm.h): interrupt time in 100 ns units;
+/// writes the performance counter to its argument.
+type InterruptTimePrecise = unsafe extern "system" fn(*mut u64) -> u64;
+/// KeQuerySystemTimePrecise (wdm.h): system time in 100 ns units since 1601.
+type SystemTimePrecise = unsafe extern "system" fn(*mut LARGE_INTEGER);
+
+/// Finds every routine of [`RESOLVED_AT_RUN_TIME`] with
+/// MmGetSystemRoutineAddress; on failure the name of the first one this
+/// kernel does not export. Called at PASSIVE_LEVEL from DriverEntry, before
+/// anything reads a clock.
+pub fn resolve_routines() -> Result<(), &'static str> {
+    for (slot, name) in ROUTINES.iter().zip(RESOLVED_AT_RUN_TIME) {
+        let mut wide = [0u16; 64];
+        let mut len = 0;
+        for (dst, unit) in wide.iter_mut().zip(name.encode_utf16()) {
+            *dst = unit;
+            len += 1;
+        }
+        let mut routine = UNICODE_STRING {
+            Length: (len * 2) as u16,
+            MaximumLength: (wide.len() * 2) as u16,
+            Buffer: wide.as_mut_ptr(),
+        };
+        // SAFETY: a UNICODE_STRING over `wide`, alive across the call, at
+        // PASSIVE_LEVEL.
+        let address = unsafe { MmGetSystemRoutineAddress(&mut routine) };
+        if address.is_null() {
+            return Err(name);
+        }
+        slot.store(address as usize, Ordering::Release);
+    }
+    Ok(())
 }
 
 /// The Windows kernel.
@@ -103,7 +143,10 @@ unsafe impl Send for KernelFile {}
 impl Drop for KernelFile {
     fn drop(&mut self) {
         // SAFETY: the handle was opened by ZwCreateFile and is closed once.
-        unsafe { ZwClose(self.handle) };
+        let status = unsafe { ZwClose(self.handle) };
+        // Deliberately ignored: ZwClose fails only for a handle that is not
+        // valid, and a drop has no one to report to or anything to retry.
+        let _ = status;
     }
 }
 
@@ -286,7 +329,10 @@ unsafe extern "C" fn thread_start(context: *mut c_void) {
     let body = unsafe { Box::from_raw(context.cast::<ThreadBody>()) };
     body();
     // SAFETY: ends the current system thread, as a start routine must.
-    unsafe { PsTerminateSystemThread(0) };
+    let status = unsafe { PsTerminateSystemThread(0) };
+    // Deliberately ignored: PsTerminateSystemThread does not return when
+    // called from a system thread, as here.
+    let _ = status;
 }
 
 impl Os for WindowsOs {
@@ -406,24 +452,45 @@ impl Os for WindowsOs {
     fn thread_join(thread: KernelThread) {
         // SAFETY: a thread handle from PsCreateSystemThread, waited on and
         // closed once, at PASSIVE_LEVEL.
-        unsafe {
-            ZwWaitForSingleObject(thread.0, 0, ptr::null_mut());
+        let waited = unsafe { ZwWaitForSingleObject(thread.0, 0, ptr::null_mut()) };
+        if !wdk_sys::NT_SUCCESS(waited) {
+            crate::windows::debug_error_status(
+                c"volnic: waiting for the datapath thread failed (%#x)\n",
+                waited,
+            );
         }
         // SAFETY: as above.
-        unsafe { ZwClose(thread.0) };
+        let closed = unsafe { ZwClose(thread.0) };
+        // Deliberately ignored: ZwClose fails only for a handle that is not
+        // valid; the thread has ended either way.
+        let _ = closed;
     }
 
     fn monotonic_us() -> u64 {
+        let address = ROUTINES[0].load(Ordering::Acquire);
+        if address == 0 {
+            return 0;
+        }
+        // SAFETY: a non-zero slot 0 holds KeQueryInterruptTimePrecise's
+        // address (resolve_routines), whose prototype this type is.
+        let query: InterruptTimePrecise = unsafe { core::mem::transmute(address) };
         let mut qpc = 0u64;
         // SAFETY: writes the performance-counter time to `qpc`.
-        let interrupt_time = unsafe { KeQueryInterruptTimePrecise(&mut qpc) };
+        let interrupt_time = unsafe { query(&mut qpc) };
         interrupt_time / 10
     }
 
     fn wall_clock_us() -> u64 {
+        let address = ROUTINES[1].load(Ordering::Acquire);
+        if address == 0 {
+            return 0;
+        }
+        // SAFETY: a non-zero slot 1 holds KeQuerySystemTimePrecise's address
+        // (resolve_routines), whose prototype this type is.
+        let query: SystemTimePrecise = unsafe { core::mem::transmute(address) };
         let mut now = LARGE_INTEGER::default();
         // SAFETY: writes the system time to `now`.
-        unsafe { KeQuerySystemTimePrecise(&mut now) };
+        unsafe { query(&mut now) };
         // 100 ns units since 1601 → µs since 1970.
         // SAFETY: QuadPart is the whole of the union.
         let since_1601 = unsafe { now.QuadPart } as u64 / 10;
