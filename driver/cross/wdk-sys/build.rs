@@ -39,9 +39,9 @@ fn clang_resource_include() -> PathBuf {
     PathBuf::from(dir).join("include")
 }
 
-fn builder(include: &Path) -> Builder {
+fn builder(include: &Path, as_wdk_sys: bool) -> Builder {
     let ddk = include.join("ddk");
-    Builder::default()
+    let builder = Builder::default()
         .header_contents("volnic-cross.h", "#include <ntifs.h>\n")
         .use_core()
         .derive_default(true)
@@ -49,12 +49,6 @@ fn builder(include: &Path) -> Builder {
         .layout_tests(false)
         .default_enum_style(EnumVariation::ModuleConsts)
         .must_use_type("NTSTATUS")
-        // wdk-sys 0.5 leaves these out (deprecated allocation routines), so
-        // the substitute does too: code built here must build there.
-        .blocklist_item("ExAllocatePoolWithTag")
-        .blocklist_item("ExAllocatePoolWithQuotaTag")
-        .blocklist_item("ExAllocatePoolWithTagPriority")
-        .blocklist_item("ExAllocatePool")
         // Clang's AMX intrinsics type (amxintrin.h, through intrin.h): not
         // a kernel item, and packed + aligned, which Rust cannot express.
         .blocklist_item("__tile1024i(_str)?")
@@ -67,11 +61,29 @@ fn builder(include: &Path) -> Builder {
         .clang_arg("-D_AMD64_")
         .clang_arg("-D_KERNEL_MODE")
         .clang_arg("-D_WIN32_WINNT=0x0A00")
-        .clang_arg(format!("-DNTDDI_VERSION={NTDDI_VERSION}"))
+        .clang_arg(format!("-DNTDDI_VERSION={NTDDI_VERSION}"));
+    if !as_wdk_sys {
+        return builder;
+    }
+    // wdk-sys 0.5 leaves these out (deprecated allocation routines), so the
+    // substitute does too: code built here must build there. (The
+    // signature table has them: the driver declares ExAllocatePoolWithTag
+    // itself.)
+    builder
+        .blocklist_item("ExAllocatePoolWithTag")
+        .blocklist_item("ExAllocatePoolWithQuotaTag")
+        .blocklist_item("ExAllocatePoolWithTagPriority")
+        .blocklist_item("ExAllocatePool")
 }
 
-fn generate(include: &Path, out: &Path, file: &str, what: CodegenConfig) -> String {
-    let bindings = builder(include)
+fn generate(
+    include: &Path,
+    out: &Path,
+    file: &str,
+    what: CodegenConfig,
+    as_wdk_sys: bool,
+) -> String {
+    let bindings = builder(include, as_wdk_sys)
         .with_codegen_config(what)
         .generate()
         .unwrap_or_else(|e| panic!("bindgen failed on the mingw-w64 headers ({file}): {e}"));
@@ -96,14 +108,13 @@ fn main() {
     );
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
 
-    generate(&include, &out, "constants.rs", CodegenConfig::VARS);
-    let types = generate(&include, &out, "types.rs", CodegenConfig::TYPES);
-    let functions = generate(
-        &include,
-        &out,
-        "ntddk.rs",
-        (CodegenConfig::TYPES | CodegenConfig::VARS).complement(),
-    );
+    let functions_only = (CodegenConfig::TYPES | CodegenConfig::VARS).complement();
+    generate(&include, &out, "constants.rs", CodegenConfig::VARS, true);
+    let types = generate(&include, &out, "types.rs", CodegenConfig::TYPES, true);
+    generate(&include, &out, "ntddk.rs", functions_only, true);
+    // Every prototype of the headers, the blocklisted ones too, for the
+    // signature table only (not compiled).
+    let functions = generate(&include, &out, "all-functions.rs", functions_only, false);
 
     let table = signature_table(&types, &functions);
     fs::write(out.join("signatures.tsv"), &table).expect("signatures.tsv");
