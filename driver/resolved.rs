@@ -15,3 +15,8 @@
 /// `driver/os/windows.rs` keeps their addresses.
 pub const RESOLVED_AT_RUN_TIME: [&str; 2] =
     ["KeQueryInterruptTimePrecise", "KeQuerySystemTimePrecise"];
+
+/// The lowest Windows build the driver is for: 17763, Windows Server 2019
+/// (Windows 10 1809). The INF offers the driver from this build on, and
+/// nothing the image imports may need a newer one.
+pub const LOWEST_WINDOWS_BUILD: u32 = 17763;

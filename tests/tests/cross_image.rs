@@ -27,7 +27,7 @@ use object::{Object, ObjectSection};
 /// The modules a miniport may import from.
 const ALLOWED_MODULES: [&str; 3] = ["ntoskrnl.exe", "hal.dll", "ndis.sys"];
 /// Windows Server 2019 / Windows 10 1809: the INF's lowest build.
-const LOWEST_BUILD: u32 = 17763;
+const LOWEST_BUILD: u32 = volnic::resolved::LOWEST_WINDOWS_BUILD;
 /// C runtime routines the compiler calls and ntoskrnl.exe exports, which
 /// the ndis-facts table has no rows for (it covers the driver's own calls):
 /// allowed from ntoskrnl.exe only, and reported as not held to the table.

@@ -198,6 +198,7 @@ fn find_install_section(inf: &Inf) -> Result<String, String> {
                             "models section [{name}] is not decorated with NT$ARCH$ for stampinf"
                         ));
                     }
+                    check_target_build(&name)?;
                     return Ok(device.fields[0].clone());
                 }
             }
@@ -206,6 +207,34 @@ fn find_install_section(inf: &Inf) -> Result<String, String> {
     Err(format!(
         "no models section lists the hardware ID {HARDWARE_ID} (the one `volnic install` creates)"
     ))
+}
+
+/// The models section's decoration `NT<arch>.<major>.<minor>.<product
+/// type>.<suite mask>.<build>` offers the driver from the build that
+/// volnic.sys is built for: Windows Server 2019, whose kernel exports all
+/// it imports (tests/tests/cross_image.rs), not an older one where it
+/// would fail to load, nor a newer one that leaves Server 2019 out.
+fn check_target_build(models: &str) -> Result<(), String> {
+    let want = volnic::resolved::LOWEST_WINDOWS_BUILD;
+    let decoration = models
+        .split_once('.')
+        .map(|(_, d)| d)
+        .ok_or_else(|| format!("models section [{models}] has no decoration"))?;
+    let fields: Vec<&str> = decoration.split('.').collect();
+    let build = match fields.as_slice() {
+        [_arch, "10", "0", _product, _suite, build] => build.parse::<u32>().ok(),
+        _ => None,
+    };
+    match build {
+        Some(b) if b == want => Ok(()),
+        Some(b) => Err(format!(
+            "models section [{models}] offers the driver from build {b}, not {want} \
+             (Windows Server 2019, the lowest build volnic.sys loads on)"
+        )),
+        None => Err(format!(
+            "models section [{models}] names no build: decorate it NT$ARCH$.10.0...{want}"
+        )),
+    }
 }
 
 fn parse_number(text: &str) -> Option<u32> {
@@ -734,6 +763,18 @@ fn altered_infs_are_caught() {
         (
             replace_in_line(&inf, &["ClassGuid"], "4d36e972", "4d36e973"),
             vec!["ClassGuid"],
+        ),
+        (
+            inf.replace("10.0...17763", "10.0...16299"),
+            vec!["from build 16299, not 17763"],
+        ),
+        (
+            inf.replace("10.0...17763", "10.0...19041"),
+            vec!["from build 19041, not 17763"],
+        ),
+        (
+            inf.replace("NT$ARCH$.10.0...17763", "NT$ARCH$"),
+            vec!["names no build"],
         ),
     ];
     for (altered, what) in cases {
