@@ -9,7 +9,7 @@ use yaml_rust2::{Yaml, YamlLoader};
 /// gives the same commands, and every `cargo` command of the README's
 /// Windows section is one of them.
 const WINDOWS_COMMANDS: [&str; 2] = [
-    "cargo make",
+    "cargo make --profile release",
     "cargo test -p volnic-tools --lib --test wincfg",
 ];
 const LINUX_COMMAND: &str = "bash .ci/run";
@@ -92,6 +92,58 @@ fn the_windows_job_builds_with_cargo_make_and_runs_the_tools_tests() {
     }
 }
 
+/// The package the workflow keeps is the release build: no `cargo make`
+/// without `--profile release`, and the artifact is target/release's.
+#[test]
+fn the_windows_job_packages_the_release_build() {
+    let w = workflow();
+    let windows = job(&w, "windows-");
+    for line in run_lines(windows) {
+        if line.starts_with("cargo make") {
+            assert_eq!(
+                line, "cargo make --profile release",
+                "a debug package is built"
+            );
+        }
+    }
+    let paths: Vec<&str> = windows["steps"]
+        .as_vec()
+        .expect("steps")
+        .iter()
+        .filter(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/upload-artifact"))
+        })
+        .filter_map(|s| s["with"]["path"].as_str())
+        .collect();
+    assert_eq!(paths, vec!["target/release/volnic_package/"]);
+}
+
+/// The static C runtime, which wdk-build requires of a kernel driver, is
+/// set for Windows MSVC targets only, so Linux builds are untouched.
+#[test]
+fn crt_static_is_set_for_windows_msvc_targets_only() {
+    let config: toml::Table = read(".cargo/config.toml")
+        .parse()
+        .expect(".cargo/config.toml is TOML");
+    let targets = config["target"].as_table().expect("[target] tables");
+    assert_eq!(targets.len(), 1, "one [target] table: {targets:?}");
+    let (key, table) = targets.iter().next().unwrap();
+    assert_eq!(
+        key.replace(' ', ""),
+        r#"cfg(all(target_os="windows",target_env="msvc"))"#
+    );
+    let flags: Vec<&str> = table["rustflags"]
+        .as_array()
+        .expect("rustflags")
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    assert_eq!(flags, ["-C", "target-feature=+crt-static"]);
+    assert!(config.get("build").is_none(), "no flags for every target");
+}
+
 #[test]
 fn the_linux_job_runs_the_ci_script() {
     let w = workflow();
@@ -130,8 +182,8 @@ fn readme_windows_cargo_commands() -> Vec<String> {
 fn the_workflow_runs_the_readmes_windows_commands() {
     let commands = readme_windows_cargo_commands();
     assert!(
-        commands.iter().any(|c| c == "cargo make"),
-        "the README's Windows section builds with `cargo make`: {commands:?}"
+        commands.iter().any(|c| c == "cargo make --profile release"),
+        "the README's Windows section builds the release package: {commands:?}"
     );
     let w = workflow();
     let lines = run_lines(job(&w, "windows-"));
