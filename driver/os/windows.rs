@@ -125,10 +125,20 @@ fn volume_error(status: NTSTATUS) -> VolumeError {
 
 /// The configured path as the NT path `ZwCreateFile` takes, UTF-16: see
 /// `volnic_core::settings::nt_volume_path` (tested there on every host).
-fn nt_path(path: &str) -> Vec<u16> {
-    volnic_core::settings::nt_volume_path(path)
-        .encode_utf16()
-        .collect()
+/// Fails (an I/O error, as an allocation failure) where memory for it
+/// cannot be had, or (out of range) where it is too long for a
+/// UNICODE_STRING.
+fn nt_path(path: &str) -> Result<Vec<u16>, VolumeError> {
+    let nt = volnic_core::settings::nt_volume_path(path);
+    let units = nt.encode_utf16().count();
+    if units > usize::from(u16::MAX / 2) {
+        return Err(VolumeError::new(VolumeErrorKind::OutOfRange, 0));
+    }
+    let mut wide = Vec::new();
+    wide.try_reserve_exact(units)
+        .map_err(|_| VolumeError::new(VolumeErrorKind::Io, 0))?;
+    wide.extend(nt.encode_utf16());
+    Ok(wide)
 }
 
 /// An open volume handle; closed on drop.
@@ -153,10 +163,12 @@ impl Drop for KernelFile {
 /// ZwCreateFile of an existing file by Win32 or NT path, as a kernel
 /// handle.
 fn create_file(path: &str, access: u32, share: u32, options: u32) -> Result<HANDLE, VolumeError> {
-    let mut wide = nt_path(path);
+    let mut wide = nt_path(path)?;
+    // At most u16::MAX / 2 units (nt_path), so the byte length fits.
+    let bytes = (wide.len() * 2) as u16;
     let mut name = UNICODE_STRING {
-        Length: (wide.len() * 2) as u16,
-        MaximumLength: (wide.len() * 2) as u16,
+        Length: bytes,
+        MaximumLength: bytes,
         Buffer: wide.as_mut_ptr(),
     };
     let mut attributes = OBJECT_ATTRIBUTES {
@@ -368,7 +380,10 @@ impl Os for WindowsOs {
         )?;
         // Closes the handle on every path out.
         let file = KernelFile { handle, len: 0 };
-        let mut buf = alloc::vec![0u8; max_len + 1];
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(max_len.saturating_add(1))
+            .map_err(|_| VolumeError::new(VolumeErrorKind::Io, 0))?;
+        buf.resize(max_len.saturating_add(1), 0);
         let read = read_into(file.handle, 0, &mut buf)?;
         if read > max_len {
             return Err(VolumeError::new(VolumeErrorKind::OutOfRange, 0));
@@ -514,9 +529,26 @@ impl Os for WindowsOs {
     }
 
     fn trace(line: &str) {
-        let mut text: Vec<u8> = line.bytes().filter(|&b| b != 0).collect();
-        text.extend_from_slice(b"\n\0");
-        // SAFETY: "%s" with one NUL-terminated string argument.
-        unsafe { DbgPrint(c"%s".as_ptr(), text.as_ptr()) };
+        // No allocation: DbgPrint takes at most 512 bytes a call, so the
+        // line is cut there (with its newline and NUL).
+        let mut text = [0u8; 512];
+        let mut len = 0;
+        for (dst, b) in text
+            .iter_mut()
+            .take(510)
+            .zip(line.bytes().filter(|&b| b != 0))
+        {
+            *dst = b;
+            len += 1;
+        }
+        if let Some(newline) = text.get_mut(len) {
+            *newline = b'\n';
+        }
+        // SAFETY: "%s" with one NUL-terminated string argument (`text` is
+        // zeroed past the newline).
+        let printed = unsafe { DbgPrint(c"%s".as_ptr(), text.as_ptr()) };
+        // Not an NTSTATUS: DbgPrint's result only says whether the
+        // debugger took the line; a trace has nothing to do about that.
+        let _ = printed;
     }
 }
