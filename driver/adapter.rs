@@ -34,6 +34,8 @@ use crate::os::SpinLock;
 pub struct Adapter<P: Platform> {
     pub shared: Arc<Shared<P>>,
     thread: Option<P::Thread>,
+    /// The driver object, for the event log.
+    driver_object: Raw<c_void>,
 }
 
 /// Registry values through NdisReadConfiguration.
@@ -531,6 +533,7 @@ fn initialize_adapter<P: Platform>(
     let adapter = Box::new(Adapter {
         shared: shared.clone(),
         thread: Some(thread),
+        driver_object: Raw(driver_context),
     });
     let context = Box::into_raw(adapter);
     if let Err(reason) = set_attributes::<P>(miniport, context, &shared.info, link_up) {
@@ -656,8 +659,18 @@ fn release<P: Platform>(shared: Arc<Shared<P>>) {
     }
 }
 
+/// Longest time halt waits for the datapath thread to flush, write the
+/// shutting-down record and end. Storage that has stopped answering can
+/// hold a synchronous write for ever; halt must still return well inside
+/// NDIS's halt watchdog.
+pub const HALT_WAIT_US: u64 = 5_000_000;
+
 /// Stops the datapath thread (which flushes, writes the shutting-down record
-/// and closes the volumes) and frees the adapter.
+/// and closes the volumes) and frees the adapter. If the thread has not
+/// ended within [`HALT_WAIT_US`] (it is inside storage I/O that does not
+/// complete), halt returns anyway: the thread calls NDIS no more (it sees
+/// `stop`), and what is left of it, its volumes and the adapter's receive
+/// buffers, is finished at Unload, which waits for it.
 fn stop<P: Platform>(mut adapter: Adapter<P>) {
     {
         adapter.shared.tx.lock().state = PathState::Halting;
@@ -665,10 +678,29 @@ fn stop<P: Platform>(mut adapter: Adapter<P>) {
     }
     adapter.shared.stop.store(true, Ordering::Release);
     P::event_set(&adapter.shared.wake);
-    if let Some(thread) = adapter.thread.take() {
+    let Some(thread) = adapter.thread.take() else {
+        release(adapter.shared);
+        return;
+    };
+    if P::thread_wait(&thread, HALT_WAIT_US) {
         P::thread_join(thread);
+        release(adapter.shared);
+        return;
     }
-    release(adapter.shared);
+    report_event::<P>(
+        adapter.driver_object.0,
+        &format!(
+            "halt: the storage has not completed a write for {} s; halting without the \
+             shutting-down record, which is written if the storage answers before the \
+             driver unloads (the peer sees this node go silent meanwhile)",
+            HALT_WAIT_US / 1_000_000
+        ),
+    );
+    let shared = adapter.shared;
+    crate::entry::defer_to_unload(Box::new(move || {
+        P::thread_join(thread);
+        release(shared);
+    }));
 }
 
 /// Borrows the adapter behind a MiniportAdapterContext.

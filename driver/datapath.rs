@@ -401,6 +401,14 @@ impl<P: Platform> Shared<P> {
         if filled.is_empty() {
             return;
         }
+        if self.stop.load(Ordering::Acquire) {
+            // Halting: NDIS takes nothing more from this adapter (halt may
+            // already have returned); the slots go back to the free list.
+            let mut rx = self.rx.lock();
+            rx.free.extend(filled.iter().map(|&(index, _, _)| index));
+            rx.outstanding = rx.outstanding.saturating_sub(filled.len() as u32);
+            return;
+        }
         let mut head: *mut NET_BUFFER_LIST = ptr::null_mut();
         for &(index, kind, len) in filled.iter().rev() {
             let nbl = self.slots[usize::from(index)].nbl.0;
@@ -419,6 +427,9 @@ impl<P: Platform> Shared<P> {
 
     /// Reports the link state to NDIS.
     pub fn indicate_link(&self, up: bool) {
+        if self.stop.load(Ordering::Acquire) {
+            return; // halting: see `indicate`
+        }
         let mut state = link_state(up, self.info.link_speed_bps);
         let indication = NDIS_STATUS_INDICATION {
             Header: NDIS_OBJECT_HEADER {

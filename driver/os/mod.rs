@@ -62,6 +62,9 @@ pub trait Os: 'static {
     fn thread_start(body: Box<dyn FnOnce() + Send + 'static>) -> Result<Self::Thread, OsError>;
     /// Waits for the thread to end and releases it.
     fn thread_join(thread: Self::Thread);
+    /// Waits at most `timeout_us` for the thread to end; true if it has
+    /// (then [`Os::thread_join`] returns at once).
+    fn thread_wait(thread: &Self::Thread, timeout_us: u64) -> bool;
 
     /// Microseconds of a monotonic clock that does not stop while the
     /// machine runs (interrupt time).

@@ -481,6 +481,17 @@ impl Os for WindowsOs {
         let _ = closed;
     }
 
+    fn thread_wait(thread: &KernelThread, timeout_us: u64) -> bool {
+        // Relative time in 100 ns units is negative.
+        let mut timeout = LARGE_INTEGER {
+            QuadPart: -(timeout_us.min(i64::MAX as u64 / 10) as i64 * 10),
+        };
+        // SAFETY: a thread handle from PsCreateSystemThread, waited on at
+        // PASSIVE_LEVEL; `timeout` lives across the call.
+        let status = unsafe { ZwWaitForSingleObject(thread.0, 0, &mut timeout) };
+        status != STATUS_TIMEOUT
+    }
+
     fn monotonic_us() -> u64 {
         let address = ROUTINES[0].load(Ordering::Acquire);
         if address == 0 {

@@ -1,7 +1,7 @@
 //! The kernel services of the host: std files, threads, condvar events,
 //! `Instant` and a spinning lock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -35,29 +35,68 @@ pub fn trace_log() -> &'static Mutex<Vec<String>> {
     TRACE.get_or_init(Default::default)
 }
 
+/// Volume paths whose writes block until released: storage that stops
+/// answering (a path lost under a LUN, a hung array), as a synchronous,
+/// uncancellable write meets it.
+fn stalls() -> &'static (Mutex<HashSet<String>>, Condvar) {
+    static STALLS: OnceLock<(Mutex<HashSet<String>>, Condvar)> = OnceLock::new();
+    STALLS.get_or_init(Default::default)
+}
+
+/// From now on every write to the volume at `path` blocks until
+/// [`release_writes`].
+pub fn stall_writes(path: &str) {
+    stalls()
+        .0
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(path.to_owned());
+}
+
+/// Lets the writes to `path` that [`stall_writes`] held go on.
+pub fn release_writes(path: &str) {
+    let (set, cond) = stalls();
+    set.lock().unwrap_or_else(|e| e.into_inner()).remove(path);
+    cond.notify_all();
+}
+
+fn wait_while_stalled(path: &str) {
+    let (set, cond) = stalls();
+    let mut stalled = set.lock().unwrap_or_else(|e| e.into_inner());
+    while stalled.contains(path) {
+        stalled = cond.wait(stalled).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
 /// A volume as the driver opened it.
-pub enum SimFile {
+pub struct SimFile {
+    path: String,
+    volume: SimVolume,
+}
+
+enum SimVolume {
     Plain(FileVolume),
     Mirrored(SyncMirror<FileVolume, FileVolume>),
 }
 
 impl Volume for SimFile {
     fn len_bytes(&self) -> u64 {
-        match self {
-            SimFile::Plain(v) => v.len_bytes(),
-            SimFile::Mirrored(v) => v.len_bytes(),
+        match &self.volume {
+            SimVolume::Plain(v) => v.len_bytes(),
+            SimVolume::Mirrored(v) => v.len_bytes(),
         }
     }
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
-        match self {
-            SimFile::Plain(v) => v.read_at(offset, buf),
-            SimFile::Mirrored(v) => v.read_at(offset, buf),
+        match &mut self.volume {
+            SimVolume::Plain(v) => v.read_at(offset, buf),
+            SimVolume::Mirrored(v) => v.read_at(offset, buf),
         }
     }
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), VolumeError> {
-        match self {
-            SimFile::Plain(v) => v.write_at(offset, data),
-            SimFile::Mirrored(v) => v.write_at(offset, data),
+        wait_while_stalled(&self.path);
+        match &mut self.volume {
+            SimVolume::Plain(v) => v.write_at(offset, data),
+            SimVolume::Mirrored(v) => v.write_at(offset, data),
         }
     }
 }
@@ -101,16 +140,20 @@ impl Os for Sim {
             .get(path)
             .cloned();
         let primary = open_file(path, mode)?;
-        match secondary {
-            None => Ok(SimFile::Plain(primary)),
+        let volume = match secondary {
+            None => SimVolume::Plain(primary),
             Some(secondary) => {
                 // The mirror writes its target whatever the opener asked.
                 let secondary = open_file(&secondary, OpenMode::ReadWrite)?;
                 SyncMirror::new(primary, secondary)
-                    .map(SimFile::Mirrored)
-                    .map_err(|_| VolumeError::new(VolumeErrorKind::Io, 0))
+                    .map(SimVolume::Mirrored)
+                    .map_err(|_| VolumeError::new(VolumeErrorKind::Io, 0))?
             }
-        }
+        };
+        Ok(SimFile {
+            path: path.to_owned(),
+            volume,
+        })
     }
 
     fn read_small_file(path: &str, max_len: usize) -> Result<Vec<u8>, VolumeError> {
@@ -176,6 +219,17 @@ impl Os for Sim {
         if thread.join().is_err() {
             crate::ndis::record_global_breach("the datapath thread panicked");
         }
+    }
+
+    fn thread_wait(thread: &JoinHandle<()>, timeout_us: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_micros(timeout_us);
+        while !thread.is_finished() {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
     }
 
     fn monotonic_us() -> u64 {

@@ -139,3 +139,95 @@ fn configuration_faults_still_fail_initialization() {
     );
     host.finish();
 }
+
+#[test]
+fn halt_returns_within_its_bound_when_the_storage_never_completes_a_write() {
+    use volnic_ndis_sim::os::{release_writes, stall_writes};
+    let dir = tempfile::tempdir().unwrap();
+    let mut pair = Pair::start(dir.path(), 4096, 32);
+    let send = pair.files.a_send.to_string_lossy().into_owned();
+    stall_writes(&send);
+    // Node 1's thread is now held inside a write of its own: a frame, or at
+    // the latest its next state record.
+    let frames: Vec<Vec<u8>> = (0..4)
+        .map(|i| frame(pair.mac_b, pair.mac_a, i, 500))
+        .collect();
+    pair.host.send(pair.a, &nbls(&frames));
+    std::thread::sleep(Duration::from_millis(500));
+
+    let began = std::time::Instant::now();
+    pair.host.pause(pair.a);
+    pair.host.halt(pair.a);
+    let took = began.elapsed();
+    let bound = Duration::from_micros(volnic::adapter::HALT_WAIT_US);
+    volnic_tests_report(&format!(
+        "halt with stalled storage returned after {} ms (bound {} ms)",
+        took.as_millis(),
+        bound.as_millis()
+    ));
+    assert!(
+        took < bound + Duration::from_secs(10),
+        "halt waited {took:?} for a write that never completes"
+    );
+    assert!(
+        took >= bound,
+        "halt returned after {took:?}, before its bound: did the thread end?"
+    );
+    assert_eq!(
+        count(
+            &pair.host.event_log(),
+            "halt: the storage has not completed a write"
+        ),
+        1,
+        "{:#?}",
+        pair.host.event_log()
+    );
+    // The storage answers again before the driver unloads: Unload waits
+    // for the thread and frees what it used; no NDIS call came after halt
+    // and nothing leaks (finish checks both).
+    release_writes(&send);
+    pair.host.finish();
+}
+
+/// One line of figures straight to standard error, past the test
+/// harness's capture, so CI's log shows it.
+fn volnic_tests_report(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+#[test]
+fn initialize_returns_within_its_bound_when_the_storage_never_completes_a_write() {
+    use volnic_ndis_sim::os::{release_writes, stall_writes};
+    let dir = tempfile::tempdir().unwrap();
+    let files = make_link(dir.path(), 4096, 16);
+    let send = files.a_send.to_string_lossy().into_owned();
+    stall_writes(&send);
+    let mut host = SimHost::load();
+    let b = host
+        .initialize("node2", &registry(&files.b_send, &files.b_recv, 2, 4096))
+        .expect("node 2 initializes");
+    let began = std::time::Instant::now();
+    // Opening the link writes node 1's starting record, which never
+    // completes: initialize gives up waiting and starts disconnected.
+    let a = host
+        .initialize("node1", &registry(&files.a_send, &files.a_recv, 1, 4096))
+        .expect("stalled storage does not fail initialization");
+    let took = began.elapsed();
+    volnic_tests_report(&format!(
+        "initialize with stalled storage returned after {} ms",
+        took.as_millis()
+    ));
+    assert!(took < Duration::from_secs(15), "initialize waited {took:?}");
+    assert!(!host.general(a).connected, "starts disconnected");
+    host.restart(a);
+    host.restart(b);
+    // The storage answers: the open completes and the link comes up.
+    release_writes(&send);
+    assert!(
+        host.wait_link(a, true, WAIT),
+        "node 1 comes up once its storage answers: {:#?}",
+        host.event_log()
+    );
+    host.finish();
+}
