@@ -307,7 +307,11 @@ pub mod st_field {
     pub const BYTES_RECEIVED: usize = 128; // u64
     pub const DROPS: usize = 136; // u64
     pub const REJECTS: usize = 144; // u64
-    pub const RESERVED: usize = 152; // zero up to MAC
+    /// Written by volnic 0.2 and later; zero in older records (see [`super::StateExt`]).
+    pub const CLAIM_NONCE: usize = 152; // u64, random per run, 0: none
+    pub const STATE_INTERVAL_MS: usize = 160; // u32, the writer's state interval, 0: not declared
+    pub const PEER_TIMEOUT_MS: usize = 164; // u32, the writer's peer timeout, 0: not declared
+    pub const RESERVED: usize = 168; // zero up to MAC
     pub const MAC: usize = 216; // [u8; 32] keyed MAC when authenticated, else zero
     pub const CRC: usize = 252; // u32
 }
@@ -382,6 +386,37 @@ pub struct StateRecord {
     pub mac: [u8; MAC_LEN],
 }
 
+/// Fields of the state record that version-1 readers before them ignore
+/// (bytes that were reserved, hence zero, in older records): the writer's
+/// claim nonce and the liveness clock it declares. All zero means "not
+/// given": an older writer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StateExt {
+    /// Random number the writer chose for this run; names its claim of the
+    /// volume (0: an older writer, which makes no claim).
+    pub claim_nonce: u64,
+    /// How often the writer rewrites its record while running, in ms.
+    pub state_interval_ms: u32,
+    /// The writer's own peer timeout, in ms.
+    pub peer_timeout_ms: u32,
+}
+
+impl StateExt {
+    /// Reads the extension fields of a record that [`StateRecord::parse`]
+    /// accepted (zero where an older writer left them reserved).
+    pub fn read(bytes: &[u8]) -> Self {
+        use st_field::*;
+        if bytes.len() < STATE_LEN {
+            return Self::default();
+        }
+        Self {
+            claim_nonce: get_u64(bytes, CLAIM_NONCE),
+            state_interval_ms: get_u32(bytes, STATE_INTERVAL_MS),
+            peer_timeout_ms: get_u32(bytes, PEER_TIMEOUT_MS),
+        }
+    }
+}
+
 impl StateRecord {
     /// The host name as text (lossy: invalid UTF-8 shows as `?`).
     pub fn host_name_str(&self) -> &str {
@@ -437,7 +472,13 @@ impl StateRecord {
 
     /// Writes the record into `out[..STATE_LEN]`, CRC included. The MAC field
     /// is written as held in `self.mac` (see [`crate::auth`] for computing it).
+    /// The extension fields are written as zero (see [`StateRecord::emit_with`]).
     pub fn emit(&self, out: &mut [u8]) {
+        self.emit_with(&StateExt::default(), out);
+    }
+
+    /// As [`StateRecord::emit`], with the extension fields `ext`.
+    pub fn emit_with(&self, ext: &StateExt, out: &mut [u8]) {
         use st_field::*;
         let b = &mut out[..STATE_LEN];
         b.fill(0);
@@ -460,6 +501,9 @@ impl StateRecord {
         put_u64(b, BYTES_RECEIVED, self.counters.bytes_received);
         put_u64(b, DROPS, self.counters.drops);
         put_u64(b, REJECTS, self.counters.rejects);
+        put_u64(b, CLAIM_NONCE, ext.claim_nonce);
+        put_u32(b, STATE_INTERVAL_MS, ext.state_interval_ms);
+        put_u32(b, PEER_TIMEOUT_MS, ext.peer_timeout_ms);
         b[st_field::MAC..st_field::MAC + MAC_LEN].copy_from_slice(&self.mac);
         let crc = block_crc(b, CRC);
         put_u32(b, CRC, crc);

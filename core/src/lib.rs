@@ -15,6 +15,8 @@ extern crate alloc;
 
 pub mod aligned;
 pub mod auth;
+#[cfg(test)]
+mod claim_tests;
 pub mod format;
 pub mod link;
 #[cfg(test)]
@@ -35,6 +37,8 @@ pub use volume::{MemVolume, Volume, VolumeError, VolumeErrorKind};
 /// logical sector size in use, so unbuffered I/O accepts it as is).
 pub const IO_ALIGN: usize = 4096;
 
-pub use link::{Link, LinkConfig, LinkError, PeerProblem, PeerState, PollReport};
+pub use link::{
+    Claimant, Link, LinkConfig, LinkError, LostCause, PeerProblem, PeerState, PollReport,
+};
 pub use queue::{Pushed, QueueError, SendQueue};
 pub use stats::Counters;

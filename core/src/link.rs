@@ -14,9 +14,9 @@ use core::fmt;
 use crate::aligned::AlignedBuf;
 use crate::auth::AuthKey;
 use crate::format::{
-    BlockCheck, DataHeader, FormatError, Geometry, PublishedCounters, StateRecord, Superblock,
-    WriterState, DATA_HEADER_LEN, FORMAT_VERSION, FRAME_PREFIX_LEN, HOST_NAME_LEN, MAC_LEN,
-    NO_FRAME_START, SUPERBLOCK_LEN,
+    BlockCheck, DataHeader, FormatError, Geometry, PublishedCounters, StateExt, StateRecord,
+    Superblock, WriterState, DATA_HEADER_LEN, FORMAT_VERSION, FRAME_PREFIX_LEN, HOST_NAME_LEN,
+    MAC_LEN, NO_FRAME_START, STATE_LEN, SUPERBLOCK_LEN,
 };
 use crate::packer::Packer;
 use crate::queue::SendQueue;
@@ -49,6 +49,14 @@ pub struct LinkConfig {
     /// How long to watch the send volume's state record for another live
     /// writer before claiming a volume whose last record says running.
     pub claim_wait_us: u64,
+    /// How long a writer waits after writing its claim before it reads the
+    /// claim back and, if it is still its own, starts writing data: long
+    /// enough for any other claimant, or a live writer's periodic record,
+    /// to have overwritten it meanwhile.
+    pub claim_settle_us: u64,
+    /// Random number naming this run's claim (the host draws it; 0: derived
+    /// from the epoch seed and the clock).
+    pub claim_nonce: u64,
     /// Most bytes of blocks written in one volume write (at least one
     /// block): large writes under load, one block when traffic is light.
     pub max_batch_bytes: usize,
@@ -72,6 +80,8 @@ impl LinkConfig {
             ack_interval_us: 1_000,
             torn_grace_us: 50_000,
             claim_wait_us: 0,
+            claim_settle_us: 0,
+            claim_nonce: 0,
             max_batch_bytes: 1 << 20,
             max_read_bytes: 1 << 20,
             host_name: [0; HOST_NAME_LEN],
@@ -88,6 +98,9 @@ impl LinkConfig {
         self.state_interval_us = timeout_us / 5;
         self.state_poll_us = (timeout_us / 10).min(100_000);
         self.claim_wait_us = self.state_interval_us * 2 + self.state_interval_us / 2;
+        // At least 250 ms: a claimant delayed between reading the record
+        // and writing its claim (a busy host) is still read in time.
+        self.claim_settle_us = (self.state_interval_us + self.state_interval_us / 2).max(250_000);
     }
 
     pub fn set_host_name(&mut self, name: &str) {
@@ -143,6 +156,85 @@ pub enum LinkError {
     /// A key is configured but the send volume was formatted without
     /// authentication.
     VolumeNotAuthenticated,
+    /// This writer's claim of the send volume was overwritten while it
+    /// waited: another writer claimed it at the same time. Nothing but the
+    /// claim was written; this one yields.
+    ClaimLost(Claimant),
+    /// The send volume stopped being this writer's while it ran: it stopped
+    /// writing at once and the link is down.
+    SendLost(LostCause),
+}
+
+/// Who overwrote a claim or a running writer's record, as far as its record
+/// tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claimant {
+    /// `None` when the record found is not a valid state record.
+    pub host: Option<[u8; HOST_NAME_LEN]>,
+    pub writer_node: u32,
+    pub epoch: u64,
+}
+
+impl Claimant {
+    fn of(bytes: &[u8]) -> Self {
+        match StateRecord::parse(bytes) {
+            Ok(rec) => Claimant {
+                host: Some(rec.host_name),
+                writer_node: rec.writer_node,
+                epoch: rec.epoch,
+            },
+            Err(_) => Claimant {
+                host: None,
+                writer_node: 0,
+                epoch: 0,
+            },
+        }
+    }
+}
+
+impl fmt::Display for Claimant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.host {
+            Some(host) => write!(
+                f,
+                "'{}' (node {}, epoch {})",
+                host_str(host),
+                self.writer_node,
+                self.epoch
+            ),
+            None => f.write_str("another writer (its record does not decode)"),
+        }
+    }
+}
+
+/// What took the send volume from under a running writer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LostCause {
+    /// Another writer's state record replaced this one's.
+    OtherWriter(Claimant),
+    /// The state record was overwritten with something that is not a
+    /// writer's record (zeroes, other data).
+    RecordOverwritten,
+    /// The superblock changed: reformatted (a valid superblock of another
+    /// link) or overwritten.
+    Reformatted { valid: bool },
+    /// The volume is now shorter than its format.
+    Shrunk { have: u64, need: u64 },
+    /// The volume is gone (file deleted, device removed).
+    Vanished,
+}
+
+impl fmt::Display for LostCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LostCause::OtherWriter(c) => write!(f, "another writer {c} has taken over this send volume: two nodes must not share a send volume; give each node its own (check the volume paths and NodeId on both)"),
+            LostCause::RecordOverwritten => f.write_str("the send volume's state record was overwritten by something other than this writer: check what else writes the volume"),
+            LostCause::Reformatted { valid: true } => f.write_str("the send volume was reformatted under this writer (its superblock changed): restart the endpoint to use the new format"),
+            LostCause::Reformatted { valid: false } => f.write_str("the send volume's superblock was overwritten under this writer: check what else writes the volume, then reformat it"),
+            LostCause::Shrunk { have, need } => write!(f, "the send volume shrank under this writer to {have} bytes, its format needs {need}: restore its size or reformat it"),
+            LostCause::Vanished => f.write_str("the send volume is gone (file deleted or device removed): check the storage"),
+        }
+    }
 }
 
 fn host_str(host: &[u8; HOST_NAME_LEN]) -> &str {
@@ -170,6 +262,8 @@ impl fmt::Display for LinkError {
             LinkError::SendInUse { host, epoch } => write!(f, "send volume is being written by another live node '{}' (epoch {epoch}): two nodes must not share a send volume; give each node its own (check the volume paths and NodeId on both)", host_str(host)),
             LinkError::AuthNotConfigured => f.write_str("send volume is formatted for authenticated blocks but no key is configured: set the key file"),
             LinkError::VolumeNotAuthenticated => f.write_str("a key is configured but the send volume was formatted without authentication: reformat it with `volnic format --authenticated`"),
+            LinkError::ClaimLost(c) => write!(f, "send volume was claimed at the same time by {c}: this node yields and wrote nothing but its claim; two nodes must not share a send volume; give each node its own (check the volume paths and NodeId on both)"),
+            LinkError::SendLost(cause) => write!(f, "stopped writing: {cause}"),
         }
     }
 }
@@ -268,12 +362,19 @@ impl PollReport {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
-    /// Watching the send volume for another live writer until `until_us`.
-    Claiming {
+    /// Watching the send volume for another live writer until `until_us`
+    /// (its last record says a writer was starting or running).
+    Watching {
         until_us: u64,
         seen_update: u64,
     },
+    /// This writer's claim is written; it reads it back until `until_us`.
+    Claiming {
+        until_us: u64,
+    },
     Running,
+    /// The volume stopped being this writer's: nothing more is written.
+    Lost(LostCause),
     ShutDown,
 }
 
@@ -348,6 +449,26 @@ pub struct Link {
     block_buf: AlignedBuf,
     read_buf: AlignedBuf,
     counters: Counters,
+    /// This run's claim nonce (in every record it writes).
+    nonce: u64,
+    /// The send superblock's bytes as read at open.
+    own_sb: [u8; SUPERBLOCK_LEN],
+    /// The state record as this writer last wrote it (`None` before the
+    /// first write and after a failed one: then unknown).
+    own_record: Option<[u8; STATE_LEN]>,
+    /// Blocks 0 and 1 of the send volume, read before each state write.
+    check_buf: AlignedBuf,
+    /// The state record as last read before claiming: the claim is written
+    /// only if the record is still exactly this just before.
+    claim_basis: [u8; STATE_LEN],
+}
+
+/// A 64-bit mix (splitmix64) for a nonce the host did not provide.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 impl Link {
@@ -401,13 +522,24 @@ impl Link {
         let previous = StateRecord::parse(block_buf.as_slice()).ok();
         let prev_epoch = previous.map_or(0, |r| r.epoch);
         let epoch = prev_epoch.saturating_add(1).max(epoch_seed).max(1);
+        // A record that says a writer is starting or running: watch it for
+        // a while first. Otherwise claim at once (below).
         let phase = match previous {
-            Some(rec) if rec.state != WriterState::ShuttingDown => Phase::Claiming {
+            Some(rec) if rec.state != WriterState::ShuttingDown => Phase::Watching {
                 until_us: now_us.saturating_add(cfg.claim_wait_us),
                 seen_update: rec.update_count,
             },
-            _ => Phase::Running,
+            _ => Phase::Claiming { until_us: 0 },
         };
+        let nonce = match cfg.claim_nonce {
+            0 => mix(epoch_seed ^ now_us.rotate_left(32) ^ u64::from(cfg.node_id)),
+            n => n,
+        }
+        .max(1);
+        let mut own_sb = [0u8; SUPERBLOCK_LEN];
+        own_sb.copy_from_slice(&first.as_slice()[..SUPERBLOCK_LEN]);
+        let mut claim_basis = [0u8; STATE_LEN];
+        claim_basis.copy_from_slice(&block_buf.as_slice()[..STATE_LEN]);
         let payload_cap = geo.payload_capacity(send_sb.authenticated());
         let packer = Packer::new(
             bs,
@@ -457,6 +589,11 @@ impl Link {
             block_buf,
             read_buf,
             counters: Counters::default(),
+            nonce,
+            own_sb,
+            own_record: None,
+            check_buf: AlignedBuf::new(2 * bs),
+            claim_basis,
             cfg,
         };
         // The receive volume must be reachable now; its contents may still be
@@ -465,9 +602,8 @@ impl Link {
         recv.read_at(0, &mut link.block_buf.as_mut_slice()[..512])
             .map_err(LinkError::ReceiveIo)?;
         link.check_receive_volume(recv, now_us);
-        if link.phase == Phase::Running {
-            link.write_state(send, WriterState::Running, now_us)
-                .map_err(LinkError::SendIo)?;
+        if matches!(link.phase, Phase::Claiming { .. }) {
+            link.write_claim(send, now_us)?;
         }
         Ok(link)
     }
@@ -515,9 +651,23 @@ impl Link {
     pub fn peer_ack(&self) -> (u64, u64) {
         self.peer.ack
     }
-    /// True while the claim wait runs (no traffic yet).
+    /// True while the claim runs: watching for another live writer, or
+    /// waiting to read its own claim back (no traffic yet).
     pub fn claiming(&self) -> bool {
-        matches!(self.phase, Phase::Claiming { .. })
+        matches!(self.phase, Phase::Watching { .. } | Phase::Claiming { .. })
+    }
+
+    /// This run's claim nonce, as written in its state records.
+    pub fn claim_nonce(&self) -> u64 {
+        self.nonce
+    }
+
+    /// Why this writer stopped writing its send volume, if it did.
+    pub fn lost(&self) -> Option<LostCause> {
+        match self.phase {
+            Phase::Lost(cause) => Some(cause),
+            _ => None,
+        }
     }
     pub fn config(&self) -> &LinkConfig {
         &self.cfg
@@ -546,15 +696,19 @@ impl Link {
     }
 
     fn compute_link_up(&self, now_us: u64) -> bool {
-        self.phase == Phase::Running
+        matches!(self.phase, Phase::Running | Phase::Claiming { .. })
             && self.send_error().is_none()
             && self.problem.is_none()
             && self.peer_state(now_us) == PeerState::Running
     }
 
-    /// Flow control applies while the peer is live (running and fresh).
+    /// Flow control applies while the peer is live: running, or starting
+    /// (claiming its own volume, reading already), and fresh.
     fn peer_live(&self, now_us: u64) -> bool {
-        self.peer_state(now_us) == PeerState::Running
+        matches!(
+            self.peer_state(now_us),
+            PeerState::Running | PeerState::Starting
+        )
     }
 
     /// First of our blocks the peer has not read: nothing of this epoch
@@ -597,7 +751,8 @@ impl Link {
                 report.next_due_us = u64::MAX;
                 return Ok(report);
             }
-            Phase::Claiming {
+            Phase::Lost(cause) => return Err(LinkError::SendLost(cause)),
+            Phase::Watching {
                 until_us,
                 seen_update,
             } => {
@@ -611,13 +766,38 @@ impl Link {
                         });
                     }
                 }
+                self.claim_basis
+                    .copy_from_slice(&self.block_buf.as_slice()[..STATE_LEN]);
                 if now_us < until_us {
+                    report.next_due_us = until_us.min(now_us + self.cfg.state_poll_us);
+                    return Ok(report);
+                }
+                // Nobody wrote while we watched: claim it, right after
+                // the read that found it unchanged.
+                self.write_claim(send, now_us)?;
+                report.next_due_us = now_us.saturating_add(self.cfg.state_poll_us);
+                return Ok(report);
+            }
+            Phase::Claiming { until_us } => {
+                self.check_claim(send)?;
+                if now_us < until_us {
+                    // Reading harms no one: follow the peer meanwhile (the
+                    // link may show up; frames wait for the claim to settle,
+                    // and acknowledgements for the running record).
+                    self.receive(now_us, recv, sink, &mut report);
+                    let up = self.compute_link_up(now_us);
+                    report.link_changed = up != self.link_up;
+                    self.link_up = up;
+                    report.link_up = up;
                     report.next_due_us = until_us.min(now_us + self.cfg.state_poll_us);
                     return Ok(report);
                 }
                 self.phase = Phase::Running;
                 self.write_state(send, WriterState::Running, now_us)
                     .map_err(LinkError::SendIo)?;
+                if let Phase::Lost(cause) = self.phase {
+                    return Err(LinkError::SendLost(cause));
+                }
             }
             Phase::Running => {}
         }
@@ -634,6 +814,10 @@ impl Link {
         if state_due {
             if let Err(e) = self.write_state(send, WriterState::Running, now_us) {
                 report.write_error = Some(e);
+            }
+            if let Phase::Lost(cause) = self.phase {
+                self.link_up = false;
+                return Err(LinkError::SendLost(cause));
             }
         }
 
@@ -740,12 +924,108 @@ impl Link {
         }
     }
 
+    /// Writes this run's claim: a starting record with its nonce. Then
+    /// the claim is read back until the settle time has passed.
+    fn write_claim<S: Volume>(&mut self, send: &mut S, now_us: u64) -> Result<(), LinkError> {
+        // Read the record once more, right before writing: if another
+        // claimant wrote in the meantime, watch it instead of claiming over it.
+        send.read_at(self.geo.state_offset(), self.block_buf.as_mut_slice())
+            .map_err(LinkError::SendIo)?;
+        if self.block_buf.as_slice()[..STATE_LEN] != self.claim_basis {
+            self.claim_basis
+                .copy_from_slice(&self.block_buf.as_slice()[..STATE_LEN]);
+            let seen_update =
+                StateRecord::parse(self.block_buf.as_slice()).map_or(u64::MAX, |r| r.update_count);
+            self.phase = Phase::Watching {
+                until_us: now_us.saturating_add(self.cfg.claim_wait_us),
+                seen_update,
+            };
+            return Ok(());
+        }
+        self.phase = Phase::Claiming {
+            until_us: now_us.saturating_add(self.cfg.claim_settle_us),
+        };
+        self.write_state(send, WriterState::Starting, now_us)
+            .map_err(LinkError::SendIo)?;
+        if let Phase::Lost(cause) = self.phase {
+            return Err(LinkError::SendLost(cause));
+        }
+        Ok(())
+    }
+
+    /// Reads the state record back during the claim: still exactly what
+    /// this writer wrote, or another claimant overwrote it and this one
+    /// yields (and writes nothing more).
+    fn check_claim<S: Volume>(&mut self, send: &mut S) -> Result<(), LinkError> {
+        send.read_at(self.geo.state_offset(), self.block_buf.as_mut_slice())
+            .map_err(LinkError::SendIo)?;
+        let on_volume = &self.block_buf.as_slice()[..STATE_LEN];
+        match &self.own_record {
+            Some(own) if on_volume == own.as_slice() => Ok(()),
+            // Our claim write failed: the record is unknown; try again.
+            None => Ok(()),
+            Some(_) => {
+                let claimant = Claimant::of(on_volume);
+                self.phase = Phase::ShutDown;
+                self.link_up = false;
+                Err(LinkError::ClaimLost(claimant))
+            }
+        }
+    }
+
+    /// Checks, before a state write, that the send volume is still this
+    /// writer's: as long as its format, the same superblock, and the state
+    /// record this writer wrote last. Read errors other than a vanished
+    /// volume are left to the write, which reports them.
+    fn verify_own<S: Volume>(&mut self, send: &mut S) -> Result<(), LostCause> {
+        let need = self.geo.volume_bytes();
+        match send.current_len() {
+            Ok(have) if have < need => return Err(LostCause::Shrunk { have, need }),
+            Ok(_) => {}
+            Err(e) if e.kind == VolumeErrorKind::NotFound => return Err(LostCause::Vanished),
+            Err(_) => {}
+        }
+        let bs = self.geo.block_size as usize;
+        match send.read_at(0, self.check_buf.as_mut_slice()) {
+            Ok(()) => {}
+            Err(e) if e.kind == VolumeErrorKind::NotFound => return Err(LostCause::Vanished),
+            Err(e) if e.kind == VolumeErrorKind::OutOfRange => {
+                let have = send.current_len().unwrap_or(0);
+                return Err(LostCause::Shrunk { have, need });
+            }
+            Err(_) => return Ok(()),
+        }
+        let both = self.check_buf.as_slice();
+        if both[..SUPERBLOCK_LEN] != self.own_sb {
+            return Err(LostCause::Reformatted {
+                valid: Superblock::parse(&both[..SUPERBLOCK_LEN]).is_ok(),
+            });
+        }
+        let record = &both[bs..bs + STATE_LEN];
+        match &self.own_record {
+            Some(own) if record != own.as_slice() => {
+                let mine = StateExt::read(record).claim_nonce == self.nonce;
+                match StateRecord::parse(record) {
+                    Ok(_) if !mine => Err(LostCause::OtherWriter(Claimant::of(record))),
+                    _ => Err(LostCause::RecordOverwritten),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn write_state<S: Volume>(
         &mut self,
         send: &mut S,
         state: WriterState,
         now_us: u64,
     ) -> Result<(), VolumeError> {
+        if let Err(cause) = self.verify_own(send) {
+            // Not ours any more: write nothing, ever again.
+            self.phase = Phase::Lost(cause);
+            self.link_up = false;
+            return Ok(());
+        }
         self.update_count = self.update_count.wrapping_add(1);
         let c = &self.counters;
         let rec = StateRecord {
@@ -769,19 +1049,31 @@ impl Link {
             },
             mac: [0; MAC_LEN],
         };
+        let ext = StateExt {
+            claim_nonce: self.nonce,
+            state_interval_ms: u32::try_from(self.cfg.state_interval_us / 1000)
+                .unwrap_or(u32::MAX)
+                .max(1),
+            peer_timeout_ms: u32::try_from(self.cfg.peer_timeout_us / 1000)
+                .unwrap_or(u32::MAX)
+                .max(1),
+        };
         let buf = self.block_buf.as_mut_slice();
         buf.fill(0);
-        rec.emit(buf);
+        rec.emit_with(&ext, buf);
         if let Some(key) = &self.cfg.auth_key {
             let mut signed = rec;
             signed.mac = key.state_mac(&self.send_sb.link_id, buf);
-            signed.emit(buf);
+            signed.emit_with(&ext, buf);
         }
+        let mut written = [0u8; STATE_LEN];
+        written.copy_from_slice(&buf[..STATE_LEN]);
         let result = send.write_at(self.geo.state_offset(), buf);
         // Time is taken even on failure so a broken volume is not hammered.
         self.last_state_write_us = now_us;
         match result {
             Ok(()) => {
+                self.own_record = Some(written);
                 self.counters.state_writes += 1;
                 self.state_due_now = false;
                 self.ack_dirty = false;
@@ -789,6 +1081,9 @@ impl Link {
                 Ok(())
             }
             Err(e) => {
+                // What the volume now holds is unknown (the write may have
+                // landed in part): the next check does not hold it against us.
+                self.own_record = None;
                 self.counters.write_errors += 1;
                 self.state_write_error = Some(e);
                 Err(e)
@@ -1193,6 +1488,16 @@ impl Link {
         if self.phase == Phase::ShutDown {
             return Ok(());
         }
+        if let Phase::Lost(cause) = self.phase {
+            self.phase = Phase::ShutDown;
+            self.link_up = false;
+            return Err(LinkError::SendLost(cause));
+        }
+        if matches!(self.phase, Phase::Claiming { .. }) {
+            // Our claim is on the volume: say we are gone (if it is still ours).
+            self.write_state(send, WriterState::ShuttingDown, now_us)
+                .map_err(LinkError::SendIo)?;
+        }
         if self.phase == Phase::Running {
             // Flush everything packed, partial blocks included.
             let mut report = PollReport::default();
@@ -1210,9 +1515,13 @@ impl Link {
             self.write_state(send, WriterState::ShuttingDown, now_us)
                 .map_err(LinkError::SendIo)?;
         }
+        let lost = self.lost();
         self.phase = Phase::ShutDown;
         self.link_up = false;
-        Ok(())
+        match lost {
+            Some(cause) => Err(LinkError::SendLost(cause)),
+            None => Ok(()),
+        }
     }
 }
 

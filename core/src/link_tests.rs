@@ -42,6 +42,9 @@ fn pair(block_size: u32, ring: u32, flush_delay_us: u64) -> (Node, Node) {
     let mk = |id: u32, send: SharedVolume, recv: SharedVolume| {
         let mut cfg = LinkConfig::new(id);
         cfg.flush_delay_us = flush_delay_us;
+        // These tests are about traffic: the claim is read back at once
+        // (the claim itself is tested in claim_tests.rs).
+        cfg.claim_settle_us = 0;
         let (mut s, mut r) = (send.clone(), recv.clone());
         let link = Link::open(cfg, &mut s, &mut r, 0, 100).unwrap();
         Node {
@@ -67,16 +70,18 @@ fn run(a: &mut Node, b: &mut Node, from: u64, to: u64, step: u64) {
 #[test]
 fn frames_cross_and_link_comes_up() {
     let (mut a, mut b) = pair(512, 16, 0);
-    run(&mut a, &mut b, 1, 10_000, 1000);
+    // Each end sees the other's running record at its next state read
+    // after the claim (a tenth of the peer timeout, 100 ms at most).
+    run(&mut a, &mut b, 1, 200_000, 1000);
     assert!(a.link.link_up() && b.link.link_up());
-    assert_eq!(b.link.peer_state(10_000), PeerState::Running);
+    assert_eq!(b.link.peer_state(200_000), PeerState::Running);
     let frames: Vec<Vec<u8>> = (0..50u32)
         .map(|i| vec![i as u8; 14 + (i as usize * 37) % 1500])
         .collect();
     for f in &frames {
         a.queue.push(f).unwrap();
     }
-    run(&mut a, &mut b, 11_000, 400_000, 1000);
+    run(&mut a, &mut b, 201_000, 600_000, 1000);
     assert_eq!(b.got, frames);
     assert_eq!(a.link.counters().drops(), 0);
     assert_eq!(b.link.counters().rejects(), 0);
@@ -128,7 +133,8 @@ fn silent_peer_takes_the_link_down_and_a_restart_brings_it_back() {
         a.link.claiming(),
         "last record said running: claim wait first"
     );
-    let end = t + 2_000_000;
+    // Watch (2.5 state intervals), then claim and read it back (1.5).
+    let end = t + 4_500_000;
     while t < end {
         a.step(t);
         b.step(t);

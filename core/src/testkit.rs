@@ -28,6 +28,9 @@ impl Volume for SharedVolume {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), VolumeError> {
         self.0.borrow_mut().write_at(offset, data)
     }
+    fn current_len(&mut self) -> Result<u64, VolumeError> {
+        self.0.borrow_mut().current_len()
+    }
 }
 
 /// Writes a superblock (and a zeroed state record) for `writer → reader`.

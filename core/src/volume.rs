@@ -75,6 +75,13 @@ pub trait Volume {
     /// Write all of `data` at `offset`; when this returns, the data is on
     /// stable storage (write-through).
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), VolumeError>;
+    /// The volume's length asked of the storage afresh, so a writer sees a
+    /// file cut short or a device shrunk or gone under it (`NotFound` for a
+    /// volume that no longer exists). Hosts that cannot tell report
+    /// [`Volume::len_bytes`].
+    fn current_len(&mut self) -> Result<u64, VolumeError> {
+        Ok(self.len_bytes())
+    }
 }
 
 impl<V: Volume + ?Sized> Volume for &mut V {
@@ -87,6 +94,9 @@ impl<V: Volume + ?Sized> Volume for &mut V {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), VolumeError> {
         (**self).write_at(offset, data)
     }
+    fn current_len(&mut self) -> Result<u64, VolumeError> {
+        (**self).current_len()
+    }
 }
 
 impl<V: Volume + ?Sized> Volume for alloc::boxed::Box<V> {
@@ -98,6 +108,9 @@ impl<V: Volume + ?Sized> Volume for alloc::boxed::Box<V> {
     }
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), VolumeError> {
         (**self).write_at(offset, data)
+    }
+    fn current_len(&mut self) -> Result<u64, VolumeError> {
+        (**self).current_len()
     }
 }
 

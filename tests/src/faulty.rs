@@ -255,6 +255,14 @@ impl FaultRig {
         rig.ab.apply_all();
         rig.ba.apply_all();
         rig.run(20, 1_000);
+        // Past both claims (their settle time follows the peer timeout) and
+        // each end's next read of the other's running record.
+        for _ in 0..2_000 {
+            if rig.a.link.link_up() && rig.b.link.link_up() {
+                break;
+            }
+            rig.run(1, 1_000);
+        }
         assert!(
             rig.a.link.link_up() && rig.b.link.link_up(),
             "link up: {:?} {:?} {:?} {:?}",

@@ -59,6 +59,9 @@ pub fn config(node: u32, flush_delay_us: u64) -> LinkConfig {
     let mut cfg = LinkConfig::new(node);
     cfg.flush_delay_us = flush_delay_us;
     cfg.set_host_name(if node == 1 { "node-a" } else { "node-b" });
+    // The rig's tests are about traffic: each end reads its claim back at
+    // once (the claim itself is tested in volnic-core and ownership.rs).
+    cfg.claim_settle_us = 0;
     cfg
 }
 
@@ -103,6 +106,15 @@ impl Rig {
         };
         rig.mirror();
         rig.run(20, 1_000);
+        // Each end sees the other's running record (after the claims) at
+        // its next state read: run on until both links are up, or for as
+        // long as two state reads take when they cannot come up.
+        for _ in 0..250 {
+            if rig.a.link.link_up() && rig.b.link.link_up() {
+                break;
+            }
+            rig.run(1, 1_000);
+        }
         rig
     }
 

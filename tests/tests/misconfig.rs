@@ -311,7 +311,17 @@ fn m05_two_live_writers_on_one_send_volume() {
     let record_before = bytes(&a)[BLOCK as usize..BLOCK as usize + 256].to_vec();
     let epoch = u64::from_le_bytes(record_before[24..32].try_into().unwrap());
 
-    let second = start(dir.path(), 1, &a, &b).expect("opens, then claims");
+    // The second node is another host on the same LUN: no local lock
+    // stands between them (on one host, the lock refuses it at once, see
+    // tests/tests/ownership.rs); the claim on the volume does.
+    let second = Endpoint::start_on(
+        &config(dir.path(), false),
+        1,
+        Box::new(FileVolume::open(&a, OpenMode::ReadWrite).unwrap()),
+        Box::new(FileVolume::open(&b, OpenMode::ReadOnly).unwrap()),
+        Box::new(|_: &[u8]| {}),
+    )
+    .expect("opens, then claims");
     let deadline = Instant::now() + Duration::from_secs(10);
     let message = loop {
         if let Some(e) = second.error() {

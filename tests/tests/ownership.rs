@@ -456,3 +456,376 @@ fn o_rows_read_as_the_troubleshooting_table() {
         volnic_tools::cli::check_command_line(["volnic", "bench", "--seconds", "0"]).unwrap_err();
     check_row("O6", &e);
 }
+
+// ---------------------------------------------------------------------------
+// One writer per volume
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use volnic_tools::filevol::{FileVolume, OpenMode};
+use volnic_tools::pair::{Endpoint, PairConfig};
+
+const TRIES: usize = 100;
+
+/// A plain pair of volumes (a.vol written by node 1) in `dir`.
+fn volume_pair(dir: &Path) -> (PathBuf, PathBuf) {
+    let (a, b) = (dir.join("a.vol"), dir.join("b.vol"));
+    for (v, w, r) in [(&a, 1, 2), (&b, 2, 1)] {
+        volnic_tools::cli::format::format(&volnic_tools::cli::format::FormatArgs {
+            path: v.clone(),
+            block_size: 4096,
+            blocks: 16,
+            writer_node: w,
+            reader_node: r,
+            force: true,
+            authenticated: false,
+        })
+        .expect("format");
+    }
+    (a, b)
+}
+
+fn quick_config(peer_timeout_ms: u64) -> PairConfig {
+    let mut cfg = PairConfig::new(Path::new("."), 4096);
+    cfg.peer_timeout_us = peer_timeout_ms * 1000;
+    cfg.poll_us = 1000;
+    cfg
+}
+
+/// A writer of `a` as another host would open it: no local lock.
+fn unlocked_writer(cfg: &PairConfig, a: &Path, b: &Path) -> Result<Endpoint, String> {
+    Endpoint::start_on(
+        cfg,
+        1,
+        Box::new(FileVolume::open(a, OpenMode::ReadWrite).map_err(|e| e.to_string())?),
+        Box::new(FileVolume::open(b, OpenMode::ReadOnly).map_err(|e| e.to_string())?),
+        Box::new(|_: &[u8]| {}),
+    )
+}
+
+/// What became of one of two writers started together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Running,
+    Refused(String),
+    /// Had been running, then the volume was taken from it: both wrote.
+    Lost(String),
+}
+
+fn outcome(started: Result<Endpoint, String>, hold: Duration) -> Outcome {
+    let endpoint = match started {
+        Ok(e) => e,
+        Err(e) => return Outcome::Refused(e),
+    };
+    std::thread::sleep(hold);
+    let result = match endpoint.error() {
+        None => Outcome::Running,
+        Some(e) if e.starts_with("stopped writing") => Outcome::Lost(e),
+        Some(e) => Outcome::Refused(e),
+    };
+    drop(endpoint);
+    result
+}
+
+/// Two writers of one fresh volume started together, 100 times, as two
+/// hosts on one LUN would (threads of this process, each with its own
+/// descriptor and no lock): never both running, never one taken over after
+/// it ran; and through this host's lock (`Endpoint::start`), the second is
+/// refused at once.
+#[test]
+fn two_writers_started_together_never_both_run_in_process() {
+    // Four lanes of 25 tries at once, to keep the run short.
+    let lanes: Vec<_> = (0..4)
+        .map(|lane| std::thread::spawn(move || in_process_lane(lane)))
+        .collect();
+    let (mut one, mut none, mut local_refusals) = (0, 0, 0);
+    for lane in lanes {
+        let (o, n, l) = lane.join().unwrap();
+        one += o;
+        none += n;
+        local_refusals += l;
+    }
+    volnic_tests::report!(
+        "two writers started together in-process: {TRIES} tries, both running 0, one running {one}, none {none}, refused by the local lock {local_refusals}"
+    );
+    // A race where both yield is safe but should be rare.
+    assert!(
+        one >= TRIES * 9 / 10,
+        "only {one} of {TRIES} tries had a writer"
+    );
+    assert_eq!(
+        local_refusals,
+        TRIES / 2,
+        "every locked try refuses its second writer at once"
+    );
+}
+
+fn in_process_lane(lane: usize) -> (usize, usize, usize) {
+    let cfg = quick_config(200);
+    let (mut one, mut none, mut local_refusals) = (0, 0, 0);
+    for i in lane * TRIES / 4..(lane + 1) * TRIES / 4 {
+        let dir = unprivileged::shared_dir("volnic-claim-");
+        let (a, b) = volume_pair(dir.path());
+        let locked = i % 2 == 1;
+        let barrier = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (cfg, a, b, barrier) = (cfg.clone(), a.clone(), b.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let started = if locked {
+                        Endpoint::start(&cfg, 1, &a, &b, Box::new(|_: &[u8]| {}))
+                    } else {
+                        unlocked_writer(&cfg, &a, &b)
+                    };
+                    outcome(started, Duration::from_millis(800))
+                })
+            })
+            .collect();
+        let outcomes: Vec<Outcome> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let running = outcomes.iter().filter(|o| **o == Outcome::Running).count();
+        assert!(running <= 1, "try {i}: both running: {outcomes:?}");
+        for o in &outcomes {
+            assert!(!matches!(o, Outcome::Lost(_)), "try {i}: {outcomes:?}");
+            if let Outcome::Refused(e) = o {
+                assert_eq!(e.lines().count(), 1, "{e}");
+                if e.contains("holds the volume's lock") {
+                    check_row("O7", e);
+                    local_refusals += 1;
+                }
+            }
+        }
+        match running {
+            1 => one += 1,
+            _ => none += 1,
+        }
+    }
+    (one, none, local_refusals)
+}
+
+fn claimer() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_volnic-claimer"))
+}
+
+/// The same with two separate processes that share only the file (the
+/// on-volume claim alone, as between two hosts), in four parallel lanes of
+/// 25 tries; and with `--lock`, this host's lock.
+#[test]
+fn two_writers_started_together_never_both_run_across_processes() {
+    let lanes: Vec<_> = (0..4)
+        .map(|lane| {
+            std::thread::spawn(move || {
+                let mut tally = (0usize, 0usize);
+                for i in 0..TRIES / 4 {
+                    let dir = unprivileged::shared_dir("volnic-claimp-");
+                    let (a, b) = volume_pair(dir.path());
+                    let lock = (lane + i) % 4 == 0;
+                    let children: Vec<_> = (0..2)
+                        .map(|_| {
+                            let mut cmd = Command::new(claimer());
+                            cmd.arg(&a).arg(&b).arg("800");
+                            if lock {
+                                cmd.arg("--lock");
+                            }
+                            cmd.stdout(std::process::Stdio::piped()).spawn().unwrap()
+                        })
+                        .collect();
+                    let lines: Vec<String> = children
+                        .into_iter()
+                        .map(|c| {
+                            let out = c.wait_with_output().unwrap();
+                            String::from_utf8_lossy(&out.stdout).trim().to_string()
+                        })
+                        .collect();
+                    let running = lines.iter().filter(|l| *l == "running").count();
+                    assert!(running <= 1, "lane {lane} try {i}: both running: {lines:?}");
+                    for l in &lines {
+                        assert!(
+                            l == "running" || l.starts_with("refused: "),
+                            "lane {lane} try {i}: {lines:?}"
+                        );
+                    }
+                    if running == 1 {
+                        tally.0 += 1;
+                    } else {
+                        tally.1 += 1;
+                    }
+                }
+                tally
+            })
+        })
+        .collect();
+    let (mut one, mut none) = (0, 0);
+    for lane in lanes {
+        let (o, n) = lane.join().unwrap();
+        one += o;
+        none += n;
+    }
+    volnic_tests::report!(
+        "two writers started together as two processes sharing only the file: {TRIES} tries, both running 0, one running {one}, none {none}"
+    );
+    assert!(
+        one >= TRIES * 9 / 10,
+        "only {one} of {TRIES} tries had a writer"
+    );
+}
+
+/// Waits for `endpoint` to stop with an error; returns it and how long it took.
+fn stops_within(endpoint: &Endpoint, bound: Duration) -> (String, Duration) {
+    let start = Instant::now();
+    loop {
+        if let Some(e) = endpoint.error() {
+            assert!(!endpoint.link_up());
+            return (e, start.elapsed());
+        }
+        assert!(start.elapsed() < bound, "not noticed within {bound:?}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Lets `endpoint` get past its claim (it then runs until stopped).
+fn past_claim(endpoint: &Endpoint) {
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(endpoint.error(), None);
+}
+
+#[test]
+fn format_refuses_a_volume_whose_writer_is_alive_even_with_force() {
+    let dir = unprivileged::shared_dir("volnic-reformat-");
+    let (a, b) = volume_pair(dir.path());
+    // On this host: the writer's lock.
+    let writer = Endpoint::start(&quick_config(1000), 1, &a, &b, Box::new(|_: &[u8]| {})).unwrap();
+    past_claim(&writer);
+    let before = std::fs::read(&a).unwrap()[..4096].to_vec();
+    let out = Command::new(cli())
+        .args(["format", s(&a), "--blocks", "16", "--force"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let line = last_line(&out);
+    assert!(
+        line.contains("holds the volume's lock") && line.contains("--force overrides data"),
+        "{line}"
+    );
+    assert_eq!(
+        std::fs::read(&a).unwrap()[..4096],
+        before[..],
+        "superblock changed"
+    );
+    assert_eq!(writer.error(), None);
+    check_row("O8", &line);
+    drop(writer);
+    // On another host (no lock in common): format watches the state record
+    // for a state interval and names the live writer.
+    let writer = unlocked_writer(&quick_config(1000), &a, &b).unwrap();
+    past_claim(&writer);
+    let out = Command::new(cli())
+        .args(["format", s(&a), "--blocks", "16", "--force"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let line = last_line(&out);
+    assert!(
+        line.contains("is being written by a live volnic writer '"),
+        "{line}"
+    );
+    check_row("O9", &line);
+    assert_eq!(writer.error(), None, "the writer was disturbed");
+    drop(writer);
+    // Once it has shut down, --force formats.
+    let out = Command::new(cli())
+        .args(["format", s(&a), "--blocks", "16", "--force"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn a_forced_overwrite_by_other_means_is_noticed_within_a_state_interval() {
+    let interval = Duration::from_millis(200); // a fifth of the 1 s peer timeout
+    let dir = unprivileged::shared_dir("volnic-overwrite-");
+    let (a, b) = volume_pair(dir.path());
+    let other = dir.path().join("other.vol");
+    volnic_tools::cli::format::format(&volnic_tools::cli::format::FormatArgs {
+        path: other.clone(),
+        block_size: 4096,
+        blocks: 16,
+        writer_node: 1,
+        reader_node: 2,
+        force: true,
+        authenticated: false,
+    })
+    .unwrap();
+    let new_superblock = std::fs::read(&other).unwrap()[..4096].to_vec();
+    let writer = unlocked_writer(&quick_config(1000), &a, &b).unwrap();
+    past_claim(&writer);
+    // dd's way: the superblock of a fresh format written over the live one.
+    let file = std::fs::OpenOptions::new().write(true).open(&a).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, &new_superblock, 0).unwrap();
+    drop(file);
+    let (message, took) = stops_within(&writer, 5 * interval);
+    assert!(
+        message.contains("reformatted under this writer"),
+        "{message}"
+    );
+    volnic_tests::report!("superblock overwritten under a live writer: noticed after {took:?} (state interval {interval:?}): {message}");
+    check_row("O10", &message);
+    // Another writer's record over this one's.
+    let (a, b) = volume_pair(&dir.path().join("x").tap_mkdir());
+    let writer = unlocked_writer(&quick_config(1000), &a, &b).unwrap();
+    past_claim(&writer);
+    let intruder = unlocked_writer(&quick_config(1000), &a, &b);
+    // The intruder watches first and is refused: it writes nothing.
+    let intruder = intruder.unwrap();
+    let (refusal, _) = stops_within(&intruder, Duration::from_secs(5));
+    assert!(refusal.contains("another live node"), "{refusal}");
+    assert_eq!(writer.error(), None);
+    drop(intruder);
+    drop(writer);
+}
+
+trait TapMkdir {
+    fn tap_mkdir(self) -> PathBuf;
+}
+impl TapMkdir for PathBuf {
+    fn tap_mkdir(self) -> PathBuf {
+        std::fs::create_dir_all(&self).unwrap();
+        self
+    }
+}
+
+#[test]
+fn truncation_or_deletion_under_a_running_writer_is_noticed_and_named() {
+    let interval = Duration::from_millis(200);
+    for (case, what) in [(0u64, "shrank"), (2, "shrank"), (u64::MAX, "gone")] {
+        let dir = unprivileged::shared_dir("volnic-truncate-");
+        let (a, b) = volume_pair(dir.path());
+        let writer =
+            Endpoint::start(&quick_config(1000), 1, &a, &b, Box::new(|_: &[u8]| {})).unwrap();
+        past_claim(&writer);
+        let len = std::fs::metadata(&a).unwrap().len();
+        if case == u64::MAX {
+            std::fs::remove_file(&a).unwrap();
+        } else {
+            let file = std::fs::OpenOptions::new().write(true).open(&a).unwrap();
+            file.set_len(len.checked_div(case).unwrap_or(0)).unwrap();
+        }
+        let (message, took) = stops_within(&writer, 5 * interval);
+        assert!(message.contains(what), "{message}");
+        if case != u64::MAX {
+            // Not grown back by the writer's own writes.
+            let now = std::fs::metadata(&a).unwrap().len();
+            assert!(now < len, "the writer grew the file back to {now}");
+        }
+        volnic_tests::report!(
+            "send volume {}: noticed after {took:?}: {message}",
+            if case == u64::MAX {
+                "deleted".to_string()
+            } else {
+                format!("cut to {}", len.checked_div(case).unwrap_or(0))
+            }
+        );
+        check_row(if case == u64::MAX { "O12" } else { "O11" }, &message);
+    }
+}

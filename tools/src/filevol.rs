@@ -65,6 +65,11 @@ pub enum OpenProblem {
     DeviceTooSmall { len: u64, need: u64 },
     /// The device is in exclusive use (mounted, or opened with `O_EXCL`).
     Busy,
+    /// Another process on this host holds the volume's writer lock.
+    Locked,
+    /// A block device set read-only (`blockdev --setro`, a write-protected
+    /// LUN) opened for writing.
+    ReadOnlyDevice,
     /// Anything else.
     Io(io::Error),
 }
@@ -163,6 +168,14 @@ impl OpenProblem {
                 "is busy (mounted, or held exclusively by another program) — unmount it or stop that program"
                     .to_owned()
             }
+            Self::Locked => {
+                "is in use by another volnic writer on this host (it holds the volume's lock) — stop that one, or check the volume paths and NodeId"
+                    .to_owned()
+            }
+            Self::ReadOnlyDevice => {
+                "is a read-only block device (blockdev --setro, or a write-protected LUN or mirror target) — make it writable (`blockdev --setrw`) or use it only as a receive volume"
+                    .to_owned()
+            }
             Self::Io(e) => format!("{e}"),
         }
     }
@@ -180,7 +193,8 @@ impl fmt::Display for OpenProblem {
 pub fn volume_error(e: &io::Error, direct: bool) -> VolumeError {
     let errno = e.raw_os_error();
     let kind = match errno {
-        Some(libc::ENOENT) => VolumeErrorKind::NotFound,
+        // ENXIO, ENODEV: the device behind an open descriptor is gone.
+        Some(libc::ENOENT | libc::ENXIO | libc::ENODEV) => VolumeErrorKind::NotFound,
         Some(libc::EACCES | libc::EPERM) => VolumeErrorKind::PermissionDenied,
         Some(libc::EROFS | libc::EBADF) => VolumeErrorKind::ReadOnly,
         Some(libc::ENOSPC | libc::EDQUOT) => VolumeErrorKind::NoSpace,
@@ -201,9 +215,13 @@ fn is_einval(e: &io::Error) -> bool {
 type Opener<'a> = dyn FnMut(&Path, OpenMode, bool) -> io::Result<File> + 'a;
 
 fn open_file(path: &Path, mode: OpenMode, direct: bool) -> io::Result<File> {
+    open_file_flags(path, mode, direct, 0)
+}
+
+fn open_file_flags(path: &Path, mode: OpenMode, direct: bool, extra: i32) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.read(true);
-    let mut flags = 0;
+    let mut flags = extra;
     if mode == OpenMode::ReadWrite {
         options.write(true);
         flags |= libc::O_DSYNC;
@@ -345,6 +363,51 @@ impl FileVolume {
         Self::open_with(path.as_ref(), mode, &mut open_file)
     }
 
+    /// Opens a send volume for its one writer on this host: read-write, a
+    /// block device with `O_EXCL` (refused while mounted or held so by
+    /// another program), and either kind under an exclusive advisory lock
+    /// (`flock`), so a second writer on this host is refused at once
+    /// rather than after the claim. The lock goes with the descriptor.
+    pub fn open_exclusive(path: impl AsRef<Path>) -> Result<Self, VolumeOpenError> {
+        let path = path.as_ref();
+        let mut opener = |p: &Path, mode: OpenMode, direct: bool| {
+            let device = std::fs::metadata(p).is_ok_and(|m| m.file_type().is_block_device());
+            open_file_flags(p, mode, direct, if device { libc::O_EXCL } else { 0 })
+        };
+        let vol = Self::open_with(path, OpenMode::ReadWrite, &mut opener)?;
+        vol.lock_exclusive()?;
+        Ok(vol)
+    }
+
+    /// Takes the writer lock of this host (`flock(LOCK_EX | LOCK_NB)`).
+    pub fn lock_exclusive(&self) -> Result<(), VolumeOpenError> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: `flock` takes no pointers; the descriptor is owned by
+        // `self.file`, open for the whole call.
+        let rc = unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        let problem = match e.raw_os_error() {
+            Some(libc::EWOULDBLOCK) => OpenProblem::Locked,
+            _ => OpenProblem::Io(e),
+        };
+        Err(VolumeOpenError::new(&self.path, problem))
+    }
+
+    /// Is the writer lock of this volume held by another descriptor (a
+    /// running writer on this host)? Takes and drops it to find out.
+    pub fn lock_held_elsewhere(path: &Path) -> bool {
+        use std::os::fd::AsRawFd;
+        let Ok(file) = File::open(path) else {
+            return false;
+        };
+        // SAFETY: as in `lock_exclusive`; `file` is open for the call.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        rc != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
+    }
+
     fn open_with(
         path: &Path,
         mode: OpenMode,
@@ -372,6 +435,9 @@ impl FileVolume {
         };
         let meta = file.metadata().map_err(fail)?;
         let block_device = check_type(path, &meta)?;
+        if block_device && write && device_read_only(&file) {
+            return Err(VolumeOpenError::new(path, OpenProblem::ReadOnlyDevice));
+        }
         let len = if block_device {
             (&file).seek(SeekFrom::End(0)).map_err(fail)?
         } else {
@@ -698,6 +764,25 @@ impl FileVolume {
     }
 }
 
+/// Is this block device read-only (`BLKROGET`)? False where it cannot tell.
+fn device_read_only(file: &File) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        const BLKROGET: libc::c_ulong = 0x125e; // _IO(0x12, 94)
+        let mut ro: libc::c_int = 0;
+        // SAFETY: BLKROGET writes one int through the pointer, which points
+        // at a live local; the descriptor is open for the call.
+        let rc = unsafe { libc::ioctl(file.as_raw_fd(), BLKROGET as _, &mut ro) };
+        rc == 0 && ro != 0
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        false
+    }
+}
+
 /// Allocates `len` bytes for a volume file: `fallocate` on Linux (real
 /// blocks, so a full filesystem shows now and not mid-traffic), else
 /// `set_len` (sparse).
@@ -763,6 +848,24 @@ impl Volume for FileVolume {
         self.read_bounced(offset, buf)
     }
 
+    fn current_len(&mut self) -> Result<u64, VolumeError> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = self.file.metadata().map_err(|e| volume_error(&e, false))?;
+        if meta.nlink() == 0 && !self.block_device {
+            // Deleted under us: the data lives on only in our descriptor.
+            return Err(VolumeError::new(
+                VolumeErrorKind::NotFound,
+                i64::from(libc::ENOENT),
+            ));
+        }
+        if self.block_device {
+            return (&self.file)
+                .seek(SeekFrom::End(0))
+                .map_err(|e| volume_error(&e, false));
+        }
+        Ok(meta.len())
+    }
+
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), VolumeError> {
         if self.read_only {
             return Err(VolumeError::new(
@@ -774,6 +877,39 @@ impl Volume for FileVolume {
         if data.is_empty() {
             return Ok(());
         }
+        if !self.block_device {
+            // A file cut short under us is not grown back by our writes
+            // (that would hide the cut from the writer's own check).
+            let end = offset + data.len() as u64;
+            match self.file.metadata() {
+                Ok(meta) if meta.len() < end => {
+                    return Err(VolumeError::new(VolumeErrorKind::OutOfRange, 0))
+                }
+                _ => {}
+            }
+        }
+        self.write_inner(offset, data)
+            .map_err(|e| self.device_error(e))
+    }
+}
+
+impl FileVolume {
+    /// A block device says EPERM to a write when it is read-only
+    /// (`blockdev --setro`) and ENOSPC past its end: name those causes.
+    fn device_error(&self, e: VolumeError) -> VolumeError {
+        if !self.block_device {
+            return e;
+        }
+        match e.kind {
+            VolumeErrorKind::PermissionDenied => {
+                VolumeError::new(VolumeErrorKind::ReadOnly, e.code)
+            }
+            VolumeErrorKind::NoSpace => VolumeError::new(VolumeErrorKind::OutOfRange, e.code),
+            _ => e,
+        }
+    }
+
+    fn write_inner(&mut self, offset: u64, data: &[u8]) -> Result<(), VolumeError> {
         if !self.direct {
             return self
                 .file

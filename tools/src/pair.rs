@@ -111,7 +111,9 @@ impl Endpoint {
         recv_path: &Path,
         sink: Sink,
     ) -> Result<Endpoint, String> {
-        let send = FileVolume::open(send_path, OpenMode::ReadWrite)
+        // One writer per volume: on this host the lock refuses a second
+        // one at once; across hosts, the claim on the volume does.
+        let send = FileVolume::open_exclusive(send_path)
             .map_err(|e| e.with_role("send volume").to_string())?;
         let recv = FileVolume::open(recv_path, OpenMode::ReadOnly)
             .map_err(|e| e.with_role("receive volume").to_string())?;
@@ -132,6 +134,7 @@ impl Endpoint {
         link_cfg.set_peer_timeout_us(cfg.peer_timeout_us);
         link_cfg.set_host_name(&host_name(node_id));
         link_cfg.auth_key = cfg.auth_key.clone();
+        link_cfg.claim_nonce = rand::random::<u64>().max(1);
         let epoch_seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as u64);

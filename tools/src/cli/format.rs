@@ -10,7 +10,7 @@ use volnic_core::format::{
 };
 use volnic_core::Volume;
 
-use crate::filevol::{resolve_group, Access, FileVolume, OpenMode};
+use crate::filevol::{resolve_group, Access, FileVolume};
 
 /// Largest number of existing bytes inspected for foreign data.
 const PROBE_BYTES: u64 = 1 << 20;
@@ -145,7 +145,16 @@ pub fn format_with_access(args: &FormatArgs, access: Access) -> Result<Formatted
     let path = &args.path;
     let need = geo.volume_bytes();
     let mut vol = if path.exists() {
-        let mut vol = FileVolume::open(path, OpenMode::ReadWrite).map_err(|e| e.to_string())?;
+        // A running writer on this host holds the volume's lock: refused
+        // at once, --force or not (it overrides data, not a running link).
+        if FileVolume::lock_held_elsewhere(path) {
+            return Err(in_use_here(path));
+        }
+        let mut vol = FileVolume::open_exclusive(path).map_err(|e| match e.problem() {
+            crate::filevol::OpenProblem::Locked => in_use_here(path),
+            _ => e.to_string(),
+        })?;
+        refuse_if_writer_alive(&mut vol, path)?;
         if !args.force {
             refuse_if_in_use(&mut vol, path)?;
         }
@@ -205,6 +214,75 @@ pub fn format_with_access(args: &FormatArgs, access: Access) -> Result<Formatted
         bytes: need,
         direct_io,
     })
+}
+
+fn in_use_here(path: &std::path::Path) -> String {
+    format!(
+        "{} is being written by a running volnic endpoint on this host (it holds the volume's lock): stop it first — --force overrides data on a volume, not a running link",
+        path.display()
+    )
+}
+
+/// Longest watch of a live writer's record (a writer declaring a longer
+/// state interval is watched this long).
+const MAX_WATCH_MS: u64 = 15_000;
+/// State interval assumed for a writer that does not declare one (an older
+/// volnic at the default 3 s peer timeout).
+const DEFAULT_INTERVAL_MS: u64 = 600;
+
+/// Refuses to format a volnic volume whose writer is alive, on any host:
+/// when its state record says starting or running, the record is watched
+/// for one state interval (the one the writer declares, with a margin) and
+/// any update means a live writer, named in the refusal.
+fn refuse_if_writer_alive(vol: &mut FileVolume, path: &std::path::Path) -> Result<(), String> {
+    use volnic_core::format::{StateExt, StateRecord, WriterState};
+    let Some(geo) = read_superblock(vol).map(|sb| sb.geometry()) else {
+        return Ok(());
+    };
+    let mut buf = AlignedBuf::new(geo.block_size as usize);
+    let mut read = |vol: &mut FileVolume| -> Option<(StateRecord, StateExt)> {
+        vol.read_at(geo.state_offset(), buf.as_mut_slice()).ok()?;
+        let rec = StateRecord::parse(buf.as_slice()).ok()?;
+        Some((rec, StateExt::read(buf.as_slice())))
+    };
+    let Some((first, ext)) = read(vol) else {
+        return Ok(());
+    };
+    if first.state == WriterState::ShuttingDown {
+        return Ok(());
+    }
+    let interval = match u64::from(ext.state_interval_ms) {
+        0 => DEFAULT_INTERVAL_MS,
+        ms => ms,
+    };
+    let watch = std::time::Duration::from_millis((interval * 3 / 2 + 100).min(MAX_WATCH_MS));
+    let step = std::time::Duration::from_millis((interval / 4).clamp(10, 100));
+    let start = std::time::Instant::now();
+    while start.elapsed() < watch {
+        std::thread::sleep(step);
+        if let Some((now, _)) = read(vol) {
+            if now.update_count != first.update_count || now.epoch != first.epoch {
+                return Err(format!(
+                    "{} is being written by a live volnic writer '{}' (node {}, epoch {}): stop it first — --force overrides data on a volume, not a running link",
+                    path.display(),
+                    now.host_name_str(),
+                    now.writer_node,
+                    now.epoch
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_superblock(vol: &mut FileVolume) -> Option<Superblock> {
+    if vol.len_bytes() < 512 {
+        return None;
+    }
+    let mut first = AlignedBuf::new(4096);
+    let n = if vol.len_bytes() >= 4096 { 4096 } else { 512 };
+    vol.read_at(0, &mut first.as_mut_slice()[..n]).ok()?;
+    Superblock::parse(first.as_slice()).ok()
 }
 
 /// Refuses to format over a volnic volume or any other non-zero data.
