@@ -247,7 +247,10 @@ impl fmt::Display for LinkError {
         match self {
             LinkError::SendIo(e) if e.kind == VolumeErrorKind::ReadOnly => write!(f, "send volume: {e}: a send volume must be writable (a write-disabled mirror target can only be a receive volume)"),
             LinkError::SendIo(e) if e.kind == VolumeErrorKind::NoSpace => write!(f, "send volume: {e}: free space on the filesystem that holds the volume file (`volnic format` preallocates it) or check the storage"),
+            LinkError::SendIo(e) if e.kind == VolumeErrorKind::OutOfRange => write!(f, "send volume: {e}: the volume is smaller than its format (a device or file shrunk, or the wrong device): restore its size or reformat it"),
+            LinkError::SendIo(e) if e.kind == VolumeErrorKind::NotFound => write!(f, "send volume: {e}: the file or device is gone (deleted, or the device removed): check the storage"),
             LinkError::SendIo(e) => write!(f, "send volume: {e}: check the path, its permissions and the storage"),
+            LinkError::ReceiveIo(e) if e.kind == VolumeErrorKind::NotFound => write!(f, "receive volume: {e}: the file or device is gone (deleted, or the device removed): check the storage and the mirror"),
             LinkError::ReceiveIo(e) => write!(f, "receive volume: {e}: check the path, its permissions and the storage"),
             LinkError::SendNotFormatted(FormatError::UnsupportedVersion(v)) => write!(f, "send volume has format version {v}, this volnic speaks {FORMAT_VERSION}: run the same volnic version on both nodes, or reformat the volume with this one (`volnic format --force`)"),
             LinkError::SendNotFormatted(e) => write!(f, "send volume is not a volnic volume ({e}): run `volnic format` on it"),

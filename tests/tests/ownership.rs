@@ -829,3 +829,133 @@ fn truncation_or_deletion_under_a_running_writer_is_noticed_and_named() {
         check_row(if case == u64::MAX { "O12" } else { "O11" }, &message);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Under systemd
+
+/// A volume that is not there, under systemd (`INVOCATION_ID` set), may be
+/// hidden by the unit's sandbox: the message says so; outside it does not.
+#[test]
+fn not_found_under_systemd_names_the_sandbox() {
+    let dir = unprivileged::shared_dir("volnic-sandbox-");
+    let (a, b) = volume_pair(dir.path());
+    let missing = Path::new("/tmp/volnic-no-such-dir/a.vol");
+    for (env, sandbox) in [(Some("0123abcd"), true), (None, false)] {
+        let mut cmd = Command::new(cli());
+        cmd.args([
+            "up",
+            "--send",
+            s(missing),
+            "--recv",
+            s(&b),
+            "--tap",
+            "volnic-sbx",
+        ]);
+        cmd.env_remove("INVOCATION_ID");
+        if let Some(id) = env {
+            cmd.env("INVOCATION_ID", id);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        let line = last_line(&out);
+        assert!(
+            line.starts_with(&format!("send volume {}: not found", missing.display())),
+            "{line}"
+        );
+        assert_eq!(line.contains("the unit's sandbox"), sandbox, "{line}");
+        assert!(line.contains("ReadWritePaths=") == sandbox, "{line}");
+    }
+    let _ = a;
+}
+
+/// `volnic up` as a `Type=notify` service: with `$NOTIFY_SOCKET` set, each
+/// of two endpoints (each in a network namespace of its own, on one pair of
+/// volume files) sends `READY=1` once its link is up, and `STOPPING=1` when
+/// stopped. Needs root and /dev/net/tun.
+#[test]
+fn up_tells_systemd_it_is_ready_once_the_link_is_up() {
+    if !is_root()
+        || !Path::new("/dev/net/tun").exists()
+        || Command::new("unshare").arg("--version").output().is_err()
+    {
+        println!("SKIP up_tells_systemd_it_is_ready_once_the_link_is_up: needs root, /dev/net/tun and unshare");
+        return;
+    }
+    let dir = unprivileged::shared_dir("volnic-notify-");
+    let (a, b) = volume_pair(dir.path());
+    let sock_path = dir.path().join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let start = Instant::now();
+    let mut children: Vec<std::process::Child> = [(1, &a, &b), (2, &b, &a)]
+        .into_iter()
+        .map(|(node, send, recv)| {
+            Command::new("unshare")
+                .arg("--net")
+                .arg(cli())
+                .args([
+                    "up",
+                    "--send",
+                    s(send),
+                    "--recv",
+                    s(recv),
+                    "--peer-timeout-ms",
+                    "1000",
+                    "--tap",
+                ])
+                .arg(format!("vnotify{node}"))
+                .env("NOTIFY_SOCKET", &sock_path)
+                .env_remove("INVOCATION_ID")
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut ready = Vec::new();
+    let mut buf = [0u8; 512];
+    while ready.len() < 2 {
+        match sock.recv(&mut buf) {
+            Ok(n) => {
+                let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+                if msg.starts_with("READY=1") {
+                    ready.push(msg);
+                }
+            }
+            Err(e) => {
+                for c in &mut children {
+                    let _ = c.kill();
+                }
+                panic!("no READY=1 from both endpoints within 30 s ({e}): {ready:?}");
+            }
+        }
+    }
+    let took = start.elapsed();
+    for msg in &ready {
+        assert!(
+            msg.contains("STATUS=link up"),
+            "ready before the link was up: {msg}"
+        );
+    }
+    volnic_tests::report!("Type=notify: both endpoints READY=1 with the link up after {took:?}");
+    for c in &children {
+        // SAFETY: kill takes no pointers; the pid is our own child's.
+        let rc = unsafe { libc::kill(c.id() as libc::pid_t, libc::SIGTERM) };
+        assert_eq!(rc, 0);
+    }
+    let mut stopping = 0;
+    while stopping < 2 {
+        let n = sock.recv(&mut buf).expect("STOPPING=1 from both");
+        if buf[..n].starts_with(b"STOPPING=1") {
+            stopping += 1;
+        }
+    }
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -112,11 +112,21 @@ impl VolumeOpenError {
     /// with `volnic format` here: it is the peer's send volume as the
     /// storage delivers it.
     fn advice(&self) -> String {
-        match self.problem {
+        let advice = match self.problem {
             OpenProblem::NotFound if self.role == "receive volume" => {
                 "not found — check the path: it is the peer's send volume as the storage delivers it (mirror target or shared LUN), formatted on the peer".to_owned()
             }
             _ => self.problem.describe(&self.path),
+        };
+        match (&self.problem, under_systemd()) {
+            (
+                OpenProblem::NotFound
+                | OpenProblem::ParentMissing
+                | OpenProblem::ReadOnly
+                | OpenProblem::PermissionDenied { .. },
+                true,
+            ) => format!("{advice} (or, under systemd, the unit's sandbox hides or write-protects this path: volumes under /tmp, /var/tmp, /home, /root or /run/user are not visible to volnic@.service, and other paths need ReadWritePaths= — see docs/LINUX.md)"),
+            _ => advice,
         }
     }
 }
@@ -185,6 +195,11 @@ impl fmt::Display for OpenProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.describe(Path::new("<path>")))
     }
+}
+
+/// Is this process run by systemd (a service's `INVOCATION_ID` is set)?
+pub fn under_systemd() -> bool {
+    std::env::var_os("INVOCATION_ID").is_some_and(|v| !v.is_empty())
 }
 
 /// Maps an I/O error to the engine's terms, keeping errno in `code`.

@@ -19,6 +19,8 @@ pub mod mirror;
 #[cfg(unix)]
 pub mod netns;
 #[cfg(unix)]
+pub mod notify;
+#[cfg(unix)]
 pub mod pair;
 #[cfg(unix)]
 pub mod probe;

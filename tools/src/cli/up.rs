@@ -418,6 +418,7 @@ pub fn up(settings: &UpSettings, stop: &AtomicBool) -> Result<(), String> {
         .map_err(|e| format!("cannot start the TAP reader: {e}"))?;
 
     let result = follow_link(&endpoint, &control, stop);
+    let _ = crate::notify::notify("STOPPING=1");
     let _ = control.set_carrier(false);
     let counters = endpoint.stop();
     info!(
@@ -429,16 +430,42 @@ pub fn up(settings: &UpSettings, stop: &AtomicBool) -> Result<(), String> {
     result
 }
 
+/// Longest wait for the link before telling systemd the service is ready
+/// anyway (`Type=notify`): a peer that is down must not hold up the boot.
+pub const READY_WAIT: Duration = Duration::from_secs(10);
+
+/// What to tell systemd, if anything, at `elapsed` since start with the
+/// link `up`: `READY=1` once, when the link first comes up or when
+/// [`READY_WAIT`] has passed without it.
+pub fn ready_message(already: bool, up: bool, elapsed: Duration) -> Option<&'static str> {
+    match (already, up) {
+        (true, _) => None,
+        (false, true) => Some("READY=1\nSTATUS=link up: the peer is running"),
+        (false, false) if elapsed >= READY_WAIT => Some(
+            "READY=1\nSTATUS=link down: the peer is not running yet (the carrier comes on when it is)",
+        ),
+        _ => None,
+    }
+}
+
 /// Sets the carrier from the link state until `stop` is set or the
 /// datapath ends with an error.
 fn follow_link(endpoint: &Endpoint, tap: &Tap, stop: &AtomicBool) -> Result<(), String> {
     let mut carrier: Option<bool> = None;
     let mut last_problem: Option<String> = None;
+    let started = std::time::Instant::now();
+    let mut ready = false;
     while !stop.load(Ordering::Relaxed) {
         if let Some(e) = endpoint.error() {
             return Err(e);
         }
         let up = endpoint.link_up();
+        if let Some(message) = ready_message(ready, up, started.elapsed()) {
+            if let Err(e) = crate::notify::notify(message) {
+                warn!("cannot notify systemd ($NOTIFY_SOCKET): {e}");
+            }
+            ready = true;
+        }
         if carrier != Some(up) {
             tap.set_carrier(up)?;
             if up {
@@ -517,6 +544,44 @@ mod tests {
         assert!(!err.contains('\n'), "{err}");
         let err = parse_settings_file("mtu = \"big\"\n").unwrap_err();
         assert!(err.starts_with("line 1:"), "{err}");
+    }
+
+    #[test]
+    fn ready_is_sent_once_when_up_or_after_the_bounded_wait() {
+        let short = Duration::from_millis(10);
+        assert!(ready_message(false, true, short)
+            .unwrap()
+            .starts_with("READY=1\n"));
+        assert_eq!(ready_message(false, false, short), None);
+        assert!(ready_message(false, false, READY_WAIT)
+            .unwrap()
+            .contains("link down"));
+        assert_eq!(ready_message(true, true, READY_WAIT), None);
+    }
+
+    #[test]
+    fn the_unit_is_sandboxed_notify_and_minimal() {
+        let unit = include_str!("../../systemd/volnic@.service");
+        let lines: Vec<&str> = unit.lines().filter(|l| !l.starts_with('#')).collect();
+        for needed in [
+            "Type=notify",
+            "NotifyAccess=main",
+            "ProtectSystem=strict",
+            "ProtectHome=yes",
+            "PrivateTmp=yes",
+            "NoNewPrivileges=yes",
+            "DevicePolicy=closed",
+            "DeviceAllow=/dev/net/tun rw",
+            "AmbientCapabilities=CAP_NET_ADMIN",
+            "CapabilityBoundingSet=CAP_NET_ADMIN",
+            "ReadWritePaths=-/var/lib/volnic",
+            "UMask=0077",
+        ] {
+            assert!(lines.contains(&needed), "unit lacks {needed}");
+        }
+        assert!(!unit.contains("Type=simple"));
+        let config: String = lines.join("\n");
+        assert!(!config.contains("CAP_DAC_OVERRIDE") && !config.contains("CAP_SYS_RAWIO"));
     }
 
     #[test]
