@@ -959,3 +959,133 @@ fn up_tells_systemd_it_is_ready_once_the_link_is_up() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Block devices
+
+/// A loop device over a file, detached when dropped.
+struct Loop(PathBuf);
+
+impl Loop {
+    fn over(file: &Path) -> Option<Loop> {
+        let out = Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(file)
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        Some(Loop(PathBuf::from(
+            String::from_utf8_lossy(&out.stdout).trim(),
+        )))
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = Command::new("blockdev")
+            .arg("--setrw")
+            .arg(&self.0)
+            .status();
+        let _ = Command::new("losetup").arg("-d").arg(&self.0).status();
+    }
+}
+
+/// On block devices (loop devices, as root): a device set read-only is
+/// named as such, a device smaller than its format says so (not "free
+/// space"), and a second writer of a device is refused at once (O_EXCL and
+/// the lock).
+#[test]
+fn block_devices_say_the_real_cause() {
+    if !is_root() {
+        println!("SKIP block_devices_say_the_real_cause: needs root for loop devices");
+        return;
+    }
+    let dir = unprivileged::shared_dir("volnic-blockdev-");
+    let (_, b) = volume_pair(dir.path());
+    let img = dir.path().join("a.img");
+    std::fs::write(&img, vec![0u8; 18 * 4096]).unwrap();
+    let Some(dev) = Loop::over(&img) else {
+        println!("SKIP block_devices_say_the_real_cause: losetup cannot attach a loop device here");
+        return;
+    };
+    let out = Command::new(cli())
+        .args(["format", s(&dev.0), "--blocks", "16"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // A second writer of the device, on this host: refused at once.
+    let first =
+        Endpoint::start(&quick_config(1000), 1, &dev.0, &b, Box::new(|_: &[u8]| {})).unwrap();
+    let second = Endpoint::start(&quick_config(1000), 1, &dev.0, &b, Box::new(|_: &[u8]| {}));
+    let e = second.err().expect("second writer of the device refused");
+    assert!(
+        e.contains("is busy") || e.contains("holds the volume's lock"),
+        "{e}"
+    );
+    // And `format --force` refuses it too.
+    let out = Command::new(cli())
+        .args(["format", s(&dev.0), "--blocks", "16", "--force"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    volnic_tests::report!(
+        "block device in use: second writer: {e}; format: {}",
+        last_line(&out)
+    );
+    drop(first);
+    // Read-only device.
+    assert!(Command::new("blockdev")
+        .arg("--setro")
+        .arg(&dev.0)
+        .status()
+        .unwrap()
+        .success());
+    let out = Command::new(cli())
+        .args([
+            "up",
+            "--send",
+            s(&dev.0),
+            "--recv",
+            s(&b),
+            "--tap",
+            "volnic-robd",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let line = last_line(&out);
+    check_row("O14", &line);
+    assert!(Command::new("blockdev")
+        .arg("--setrw")
+        .arg(&dev.0)
+        .status()
+        .unwrap()
+        .success());
+    // A device smaller than the format written on it (a 32-block format's
+    // superblock on a 16-block device).
+    let big = dir.path().join("big.vol");
+    let out = Command::new(cli())
+        .args(["format", s(&big), "--blocks", "32"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let sb = std::fs::read(&big).unwrap()[..4096].to_vec();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&dev.0)
+        .unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, &sb, 0).unwrap();
+    file.sync_all().unwrap();
+    drop(file);
+    let e = Endpoint::start(&quick_config(1000), 1, &dev.0, &b, Box::new(|_: &[u8]| {}))
+        .err()
+        .expect("refused");
+    assert!(
+        e.contains("holds 73728 bytes but its format needs 139264"),
+        "{e}"
+    );
+    assert!(!e.contains("free space"), "{e}");
+    volnic_tests::report!("block device smaller than its format: {e}");
+}
