@@ -56,6 +56,10 @@ pub enum VolumePath {
     VolumeGuid(String),
     /// `\\.\PhysicalDriveN`: a whole disk, raw.
     PhysicalDrive(u32),
+    /// `\\?\scsi#disk&ven_…#{GUID}`: a whole disk, raw, named by its
+    /// device interface (`(Get-Disk -Number N).Path`), a name that stays
+    /// the same when disks are renumbered.
+    DeviceInterface(String),
     /// `\??\…` or `\Device\…`: an NT path, passed to the driver unchanged.
     Nt(String),
 }
@@ -64,9 +68,10 @@ impl VolumePath {
     /// The NT path the driver opens (see `settings::nt_volume_path`).
     pub fn nt_path(&self) -> String {
         match self {
-            VolumePath::DriveLetter(p) | VolumePath::VolumeGuid(p) | VolumePath::Nt(p) => {
-                settings::nt_volume_path(p)
-            }
+            VolumePath::DriveLetter(p)
+            | VolumePath::VolumeGuid(p)
+            | VolumePath::DeviceInterface(p)
+            | VolumePath::Nt(p) => settings::nt_volume_path(p),
             VolumePath::PhysicalDrive(n) => format!("\\??\\PhysicalDrive{n}"),
         }
     }
@@ -115,7 +120,8 @@ fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
 
 /// Checks a volume path for the setting `name` (SendVolume or
 /// ReceiveVolume). Accepted: drive-letter paths (`D:\volnic\a.vol`),
-/// `\\?\Volume{GUID}\…`, `\\.\PhysicalDriveN` and NT paths (`\??\…`,
+/// `\\?\Volume{GUID}\…`, `\\.\PhysicalDriveN`, disk device interface
+/// paths (`\\?\scsi#disk&…#{GUID}`) and NT paths (`\??\…`,
 /// `\Device\…`). Relative paths, drive-relative paths (`D:a.vol`), rooted
 /// paths without a drive (`\volnic\a.vol`), UNC paths and other devices are
 /// refused with a one-line reason.
@@ -162,6 +168,23 @@ pub fn parse_volume_path(name: &str, text: &str) -> Result<VolumePath, String> {
         }
         return Ok(VolumePath::VolumeGuid(path.to_string()));
     }
+    if let Some(rest) = strip_prefix_ci(path, "\\\\?\\") {
+        // A device interface path: `<enumerator>#<device id>#<instance>#{class}`
+        // as Get-Disk's Path gives it (no file part: the disk, raw).
+        if let Some((interface, class)) = rest.rsplit_once("#{") {
+            let Some(guid) = class.strip_suffix('}') else {
+                return Err(format!(
+                    "{name} '{path}': a device interface path ends with #{{GUID}}; copy it whole from (Get-Disk -Number N).Path"
+                ));
+            };
+            if !is_guid(guid) || interface.is_empty() || rest.contains('\\') {
+                return Err(format!(
+                    "{name} '{path}' is not a device interface path; copy it whole from (Get-Disk -Number N).Path"
+                ));
+            }
+            return Ok(VolumePath::DeviceInterface(path.to_string()));
+        }
+    }
     if let Some(rest) = strip_prefix_ci(path, "\\\\.\\PhysicalDrive") {
         return match rest.parse::<u32>() {
             Ok(n) if !rest.starts_with('+') => Ok(VolumePath::PhysicalDrive(n)),
@@ -172,7 +195,7 @@ pub fn parse_volume_path(name: &str, text: &str) -> Result<VolumePath, String> {
     }
     if path.starts_with("\\\\") {
         return Err(format!(
-            "{name} '{path}' is a UNC or device path the driver does not open: use a drive-letter path, \\\\?\\Volume{{GUID}}\\..., \\\\.\\PhysicalDriveN or an NT path"
+            "{name} '{path}' is a UNC or device path the driver does not open: use a drive-letter path, \\\\?\\Volume{{GUID}}\\..., \\\\.\\PhysicalDriveN, a disk's device interface path ((Get-Disk -Number N).Path) or an NT path"
         ));
     }
     let bytes = path.as_bytes();

@@ -45,6 +45,11 @@ fn accepted_volume_path_forms() {
     assert_eq!(ok(&guid_raw), VolumePath::VolumeGuid(guid_raw.clone()));
     assert_eq!(ok("\\\\.\\PhysicalDrive2"), VolumePath::PhysicalDrive(2));
     assert_eq!(ok("\\\\.\\physicaldrive12"), VolumePath::PhysicalDrive(12));
+    let interface = "\\\\?\\scsi#disk&ven_msft&prod_virtual_disk#2&1f4adffe&0&000001#{53f56307-b6bf-11d0-94f2-00a0c91efb8b}";
+    assert_eq!(
+        ok(interface),
+        VolumePath::DeviceInterface(interface.to_string())
+    );
     assert_eq!(
         ok("\\??\\D:\\volnic\\a.vol"),
         VolumePath::Nt("\\??\\D:\\volnic\\a.vol".into())
@@ -64,6 +69,10 @@ fn volume_paths_map_to_the_nt_paths_the_driver_opens() {
     let nt = |p: &str| parse_volume_path("SendVolume", p).unwrap().nt_path();
     assert_eq!(nt("D:\\volnic\\a.vol"), "\\??\\D:\\volnic\\a.vol");
     assert_eq!(nt("\\\\.\\PhysicalDrive2"), "\\??\\PhysicalDrive2");
+    assert_eq!(
+        nt("\\\\?\\mpio#disk&ven_3par&prod_vv#1&7f6ac24&0&000002#{53f56307-b6bf-11d0-94f2-00a0c91efb8b}"),
+        "\\??\\mpio#disk&ven_3par&prod_vv#1&7f6ac24&0&000002#{53f56307-b6bf-11d0-94f2-00a0c91efb8b}"
+    );
     assert_eq!(
         nt(&format!("\\\\?\\Volume{{{GUID}}}\\a.vol")),
         format!("\\??\\Volume{{{GUID}}}\\a.vol")
@@ -105,6 +114,18 @@ fn refused_volume_paths_say_why() {
         (
             "\\\\?\\Volume{26a21bda-a627-11d7-9931-806e6f6e6963}x",
             "expected '\\' after the volume GUID",
+        ),
+        (
+            "\\\\?\\scsi#disk&ven_x#1&2&0#{53f56307-b6bf-11d0-94f2-00a0c91efb8b",
+            "ends with #{GUID}",
+        ),
+        (
+            "\\\\?\\scsi#disk&ven_x#1&2&0#{not-a-guid}",
+            "is not a device interface path",
+        ),
+        (
+            "\\\\?\\scsi#disk#1#{53f56307-b6bf-11d0-94f2-00a0c91efb8b}\\a.vol",
+            "ends with #{GUID}",
         ),
         ("\\??\\", "incomplete NT path"),
         ("\\Device\\", "incomplete NT path"),
