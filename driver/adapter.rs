@@ -85,8 +85,21 @@ impl<P: Platform> SettingSource for NdisConfig<P> {
         // SAFETY: the string's buffer holds `Length` bytes of UTF-16.
         let units =
             unsafe { core::slice::from_raw_parts(text.Buffer, usize::from(text.Length) / 2) };
-        let text = String::from_utf16_lossy(units);
-        Some(String::from(text.trim_end_matches('\0')))
+        // At most 3 UTF-8 bytes a unit, reserved fallibly: the length is the
+        // registry's, and a failed allocation in the kernel must not abort.
+        let mut decoded = String::new();
+        if decoded.try_reserve_exact(units.len() * 3).is_err() {
+            datapath::trace_line::<P>(format_args!(
+                "volnic: out of memory reading registry value {name}"
+            ));
+            return None;
+        }
+        for c in char::decode_utf16(units.iter().copied()) {
+            decoded.push(c.unwrap_or(char::REPLACEMENT_CHARACTER));
+        }
+        let end = decoded.trim_end_matches('\0').len();
+        decoded.truncate(end);
+        Some(decoded)
     }
 
     fn integer(&mut self, name: &str) -> Option<u32> {
@@ -462,11 +475,23 @@ fn initialize_adapter<P: Platform>(
             return Err(e);
         }
     };
+    let Some(queue) = SendQueue::try_new(config.send_queue_bytes, config.block_size as usize)
+    else {
+        // SAFETY: the slots and pool were never handed to NDIS.
+        unsafe {
+            datapath::free_slots::<P>(slots);
+            P::free_nbl_pool(pool);
+        }
+        return Err(format!(
+            "out of memory for a {} KB send queue: lower SendQueueKb",
+            config.send_queue_bytes / 1024
+        ));
+    };
     let free = (0..slots.len() as u16).rev().collect();
     let shared = Arc::new(Shared::<P> {
         handle: Raw(miniport),
         tx: SpinLock::new(TxSide {
-            queue: SendQueue::new(config.send_queue_bytes, config.block_size as usize),
+            queue,
             state: PathState::Paused,
         }),
         rx: SpinLock::new(RxSide {

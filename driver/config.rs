@@ -87,10 +87,15 @@ fn ranged(src: &mut dyn SettingSource, setting: &Setting) -> Result<u32, ConfigE
     Ok(value)
 }
 
+/// The value of string setting `name`, blanks around it dropped in place
+/// (no copy: the value's length is the registry's), if any is left.
 fn non_empty(src: &mut dyn SettingSource, name: &'static str) -> Option<String> {
-    src.string(name)
-        .map(|s| String::from(s.trim()))
-        .filter(|s| !s.is_empty())
+    let mut value = src.string(name)?;
+    let end = value.trim_end().len();
+    value.truncate(end);
+    let start = value.len() - value.trim_start().len();
+    value.drain(..start);
+    (!value.is_empty()).then_some(value)
 }
 
 impl AdapterConfig {

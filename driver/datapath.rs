@@ -661,9 +661,18 @@ pub unsafe fn allocate_slots<P: Platform>(
     count: usize,
     cap: usize,
 ) -> Option<Vec<RxSlot>> {
-    let mut slots = Vec::with_capacity(count);
+    let mut slots = Vec::new();
+    slots.try_reserve_exact(count).ok()?;
     for _ in 0..count {
-        let buf = Box::into_raw(alloc::vec![0u8; cap].into_boxed_slice()).cast::<u8>();
+        // Fallibly: `cap` follows the configured MTU.
+        let mut buffer = Vec::new();
+        if buffer.try_reserve_exact(cap).is_err() {
+            // SAFETY: the slots were made here and never handed out.
+            unsafe { free_slots::<P>(slots) };
+            return None;
+        }
+        buffer.resize(cap, 0u8);
+        let buf = Box::into_raw(buffer.into_boxed_slice()).cast::<u8>();
         // SAFETY: `buf` is `cap` bytes of nonpaged memory owned by the slot.
         let mdl = unsafe { P::allocate_mdl(handle, buf.cast(), cap as u32) };
         let nbl = if mdl.is_null() {

@@ -52,6 +52,23 @@ impl SendQueue {
         }
     }
 
+    /// As [`SendQueue::new`], but `None` instead of an allocation failure
+    /// (the queue's size comes from configuration; in a kernel a failed
+    /// allocation must become an error, never an abort).
+    pub fn try_new(capacity: usize, wake_threshold: usize) -> Option<Self> {
+        let len = capacity.max(PREFIX + 1);
+        let mut ring = Vec::new();
+        ring.try_reserve_exact(len).ok()?;
+        ring.resize(len, 0);
+        Some(Self {
+            ring,
+            head: 0,
+            used: 0,
+            frames: 0,
+            wake_threshold,
+        })
+    }
+
     pub fn capacity(&self) -> usize {
         self.ring.len()
     }
@@ -174,5 +191,12 @@ mod tests {
             q.push(&vec![0; MAX_FRAME_LEN + 1]),
             Err(QueueError::BadLength)
         );
+    }
+
+    #[test]
+    fn try_new_is_new_or_none_never_an_abort() {
+        let q = SendQueue::try_new(4096, 512).unwrap();
+        assert_eq!(q.capacity(), SendQueue::new(4096, 512).capacity());
+        assert!(SendQueue::try_new(usize::MAX / 2, 512).is_none());
     }
 }
