@@ -98,9 +98,12 @@ impl LinkConfig {
         self.state_interval_us = timeout_us / 5;
         self.state_poll_us = (timeout_us / 10).min(100_000);
         self.claim_wait_us = self.state_interval_us * 2 + self.state_interval_us / 2;
-        // At least 250 ms: a claimant delayed between reading the record
-        // and writing its claim (a busy host) is still read in time.
-        self.claim_settle_us = (self.state_interval_us + self.state_interval_us / 2).max(250_000);
+        // At least 250 ms, so a claimant delayed between reading the record
+        // and writing its claim (a busy host) is still read in time; at most
+        // 2 s: claimants do not rewrite their claim, and a running writer
+        // is watched for by its own declared interval first.
+        self.claim_settle_us =
+            (self.state_interval_us + self.state_interval_us / 2).clamp(250_000, 2_000_000);
     }
 
     pub fn set_host_name(&mut self, name: &str) {
@@ -404,7 +407,14 @@ struct PeerView {
     hint_read_us: u64,
     /// Acknowledgement of our blocks by the peer: (our epoch, next seq it wants).
     ack: (u64, u64),
+    /// The peer timeout the peer's record declares, µs (0: none declared,
+    /// an older writer), capped at [`MAX_DECLARED_TIMEOUT_US`].
+    declared_timeout_us: u64,
 }
+
+/// Largest peer timeout a peer's declaration is followed up to (the
+/// largest a volnic node may be configured with).
+pub const MAX_DECLARED_TIMEOUT_US: u64 = 60_000_000;
 
 /// Reassembly of a frame spanning blocks.
 #[derive(Debug)]
@@ -464,6 +474,17 @@ pub struct Link {
     /// The state record as last read before claiming: the claim is written
     /// only if the record is still exactly this just before.
     claim_basis: [u8; STATE_LEN],
+}
+
+/// How long to watch a record that says a writer is starting or running
+/// for that writer's next write: 2.5 of the state intervals it declares
+/// (at most 2.5 × 12 s, the longest a volnic writer declares), or this
+/// node's own claim wait when it declares none (an older writer).
+fn watch_time_us(cfg: &LinkConfig, record: &[u8]) -> u64 {
+    match u64::from(StateExt::read(record).state_interval_ms) {
+        0 => cfg.claim_wait_us,
+        ms => (ms.min(12_000) * 1000 * 5 / 2).max(cfg.claim_wait_us),
+    }
 }
 
 /// A 64-bit mix (splitmix64) for a nonce the host did not provide.
@@ -529,7 +550,7 @@ impl Link {
         // a while first. Otherwise claim at once (below).
         let phase = match previous {
             Some(rec) if rec.state != WriterState::ShuttingDown => Phase::Watching {
-                until_us: now_us.saturating_add(cfg.claim_wait_us),
+                until_us: now_us.saturating_add(watch_time_us(&cfg, block_buf.as_slice())),
                 seen_update: rec.update_count,
             },
             _ => Phase::Claiming { until_us: 0 },
@@ -578,6 +599,7 @@ impl Link {
                 next_seq_hint: 0,
                 hint_read_us: 0,
                 ack: (0, 0),
+                declared_timeout_us: 0,
             },
             partial: Reassembly {
                 buf: Vec::new(),
@@ -695,7 +717,24 @@ impl Link {
     }
 
     fn peer_fresh(&self, now_us: u64) -> bool {
-        now_us.saturating_sub(self.peer.last_alive_us) < self.cfg.peer_timeout_us
+        now_us.saturating_sub(self.peer.last_alive_us) < self.effective_peer_timeout_us()
+    }
+
+    /// How long the peer may stay silent before it is taken for gone: the
+    /// larger of this node's peer timeout and the one the peer declares in
+    /// its record (it rewrites the record every fifth of its own), so two
+    /// nodes configured differently never see a live peer flap.
+    pub fn effective_peer_timeout_us(&self) -> u64 {
+        self.cfg.peer_timeout_us.max(self.peer.declared_timeout_us)
+    }
+
+    /// The peer's declared peer timeout when it differs from this node's:
+    /// `(ours, theirs)` in µs. Freshness follows the larger; hosts name the
+    /// mismatch once.
+    pub fn peer_timeout_mismatch(&self) -> Option<(u64, u64)> {
+        let theirs = self.peer.declared_timeout_us;
+        (theirs != 0 && theirs != self.cfg.peer_timeout_us)
+            .then_some((self.cfg.peer_timeout_us, theirs))
     }
 
     fn compute_link_up(&self, now_us: u64) -> bool {
@@ -846,7 +885,7 @@ impl Link {
             due = due.min(
                 self.peer
                     .last_alive_us
-                    .saturating_add(self.cfg.peer_timeout_us),
+                    .saturating_add(self.effective_peer_timeout_us()),
             );
         }
         due.max(now_us)
@@ -940,7 +979,8 @@ impl Link {
             let seen_update =
                 StateRecord::parse(self.block_buf.as_slice()).map_or(u64::MAX, |r| r.update_count);
             self.phase = Phase::Watching {
-                until_us: now_us.saturating_add(self.cfg.claim_wait_us),
+                until_us: now_us
+                    .saturating_add(watch_time_us(&self.cfg, self.block_buf.as_slice())),
                 seen_update,
             };
             return Ok(());
@@ -1268,6 +1308,9 @@ impl Link {
         self.peer.state = Some(rec.state);
         self.peer.next_seq_hint = rec.next_seq;
         self.peer.hint_read_us = now_us;
+        self.peer.declared_timeout_us =
+            (u64::from(StateExt::read(self.block_buf.as_slice()).peer_timeout_ms) * 1000)
+                .min(MAX_DECLARED_TIMEOUT_US);
         self.note_ack(rec.ack_epoch, rec.ack_seq);
     }
 

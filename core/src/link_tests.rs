@@ -170,3 +170,96 @@ fn second_writer_on_a_send_volume_is_refused() {
     };
     assert!(matches!(err, crate::LinkError::SendInUse { .. }), "{err}");
 }
+
+/// Two nodes with different peer timeouts (60 s and 3 s): on an idle link
+/// each judges the other by the larger (the other's declared one, here),
+/// so neither carrier flaps over two minutes, and the mismatch is named.
+/// Then the slow node stops: the fast one takes it for gone only after the
+/// slow one's own timeout.
+#[test]
+fn different_peer_timeouts_keep_a_steady_carrier_on_an_idle_link() {
+    let geo = Geometry {
+        block_size: 512,
+        ring_blocks: 16,
+    };
+    let len = geo.volume_bytes() as usize;
+    let mut ab = SharedVolume::new(len);
+    let mut ba = SharedVolume::new(len);
+    format_volume(&mut ab, 512, 16, 1, 2, [1; 16]).unwrap();
+    format_volume(&mut ba, 512, 16, 2, 1, [2; 16]).unwrap();
+    let mk = |id: u32, timeout_us: u64, send: SharedVolume, recv: SharedVolume| {
+        let mut cfg = LinkConfig::new(id);
+        cfg.set_peer_timeout_us(timeout_us);
+        let (mut s, mut r) = (send.clone(), recv.clone());
+        let link = Link::open(cfg, &mut s, &mut r, 0, 100).unwrap();
+        Node {
+            link,
+            send,
+            recv,
+            queue: SendQueue::new(1 << 20, 512),
+            got: Vec::new(),
+        }
+    };
+    let mut slow = mk(1, 60_000_000, ab.clone(), ba.clone());
+    let mut fast = mk(2, 3_000_000, ba, ab);
+    let mut t = 0;
+    while !(slow.link.link_up() && fast.link.link_up()) {
+        t += 10_000;
+        slow.step(t);
+        fast.step(t);
+        assert!(t < 10_000_000, "link never came up");
+    }
+    let up_at = t;
+    let mut downs = 0;
+    while t < up_at + 120_000_000 {
+        t += 10_000;
+        let (a, b) = (slow.step(t), fast.step(t));
+        if !a.link_up || !b.link_up {
+            downs += 1;
+        }
+    }
+    assert_eq!(downs, 0, "a carrier flapped on an idle link");
+    assert_eq!(
+        fast.link.peer_timeout_mismatch(),
+        Some((3_000_000, 60_000_000))
+    );
+    assert_eq!(
+        slow.link.peer_timeout_mismatch(),
+        Some((60_000_000, 3_000_000))
+    );
+    assert_eq!(fast.link.effective_peer_timeout_us(), 60_000_000);
+    // The slow node stops polling (a crash): the fast one keeps it for its
+    // declared 60 s, not its own 3 s, then takes the link down.
+    let crash = t;
+    while fast.link.link_up() {
+        t += 100_000;
+        fast.step(t);
+        assert!(t < crash + 70_000_000);
+    }
+    assert!(t - crash >= 48_000_000, "down after {} µs", t - crash);
+}
+
+/// A record of an older writer (no declared timeout, bytes 160-167 zero):
+/// freshness by this node's own timeout, as before.
+#[test]
+fn a_record_without_a_declared_timeout_is_judged_by_our_own() {
+    let (mut a, mut b) = pair(512, 16, 0);
+    run(&mut a, &mut b, 1, 200_000, 1000);
+    assert_eq!(b.link.effective_peer_timeout_us(), 3_000_000);
+    assert_eq!(b.link.peer_timeout_mismatch(), None);
+    // Zero the declaration in A's record as an older writer leaves it.
+    let bs = 512usize;
+    {
+        let mut vol = a.send.0.borrow_mut();
+        let rec = &mut vol.bytes[bs..bs + 256];
+        rec[160..168].fill(0);
+        let crc = crate::format::block_crc(rec, 252);
+        rec[252..256].copy_from_slice(&crc.to_le_bytes());
+    }
+    // B reads it (A does not write again within the next state poll).
+    for t in (200_000..300_000).step_by(10_000) {
+        b.step(t);
+    }
+    assert_eq!(b.link.peer_timeout_mismatch(), None);
+    assert_eq!(b.link.effective_peer_timeout_us(), 3_000_000);
+}

@@ -1089,3 +1089,59 @@ fn block_devices_say_the_real_cause() {
     assert!(!e.contains("free space"), "{e}");
     volnic_tests::report!("block device smaller than its format: {e}");
 }
+
+// ---------------------------------------------------------------------------
+// One liveness clock per link
+
+/// Two endpoints with different peer timeouts (5000 ms and 200 ms: the
+/// first rewrites its record every second, five times the second's
+/// timeout) on an idle link: the second judges the first by the timeout the
+/// first declares, so its carrier stays steady (it flapped before), the
+/// mismatch is reported, and `volnic status` names it.
+#[test]
+fn different_peer_timeouts_keep_a_steady_carrier() {
+    let dir = unprivileged::shared_dir("volnic-clock-");
+    let (a, b) = volume_pair(dir.path());
+    let slow = Endpoint::start(&quick_config(5000), 1, &a, &b, Box::new(|_: &[u8]| {})).unwrap();
+    let fast = Endpoint::start(&quick_config(200), 2, &b, &a, Box::new(|_: &[u8]| {})).unwrap();
+    assert!(slow.wait_up(Duration::from_secs(20)) && fast.wait_up(Duration::from_secs(20)));
+    let start = Instant::now();
+    let (mut samples, mut down) = (0, 0);
+    while start.elapsed() < Duration::from_secs(4) {
+        samples += 1;
+        if !fast.link_up() || !slow.link_up() {
+            down += 1;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    volnic_tests::report!(
+        "peer timeouts 5000 ms and 200 ms, idle 4 s: carrier down in {down} of {samples} samples"
+    );
+    assert_eq!(down, 0, "a carrier flapped");
+    assert_eq!(fast.peer_timeout_mismatch(), Some((200_000, 5_000_000)));
+    assert_eq!(slow.peer_timeout_mismatch(), Some((5_000_000, 200_000)));
+    let out = Command::new(cli())
+        .args(["status", s(&a), s(&b), "--watch-ms", "300"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        text.contains("mismatch    node 1 declares a peer timeout of 5000 ms, node 2 200 ms"),
+        "{text}"
+    );
+    assert!(
+        text.contains("rewrites its record every 1000 ms; its peer timeout is 5000 ms"),
+        "{text}"
+    );
+    drop(fast);
+    drop(slow);
+}
+
+#[test]
+fn o15_reads_as_the_troubleshooting_table() {
+    check_row(
+        "O15",
+        &volnic_tools::cli::up::timeout_mismatch_line(3_000_000, 60_000_000),
+    );
+}

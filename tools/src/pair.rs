@@ -86,6 +86,8 @@ struct Shared {
     error: Mutex<Option<String>>,
     /// Why the link is down on the receive side, if it is.
     problem: Mutex<Option<String>>,
+    /// (ours, the peer's declared) peer timeouts in µs, when they differ.
+    timeout_mismatch: Mutex<Option<(u64, u64)>>,
 }
 
 /// Receives each delivered frame on the datapath thread.
@@ -152,6 +154,7 @@ impl Endpoint {
             refused_length: AtomicU64::new(0),
             error: Mutex::new(None),
             problem: Mutex::new(None),
+            timeout_mismatch: Mutex::new(None),
         });
         let poll_us = cfg.poll_us;
         let thread_shared = Arc::clone(&shared);
@@ -201,6 +204,12 @@ impl Endpoint {
 
     pub fn link_up(&self) -> bool {
         self.shared.link_up.load(Ordering::Relaxed)
+    }
+
+    /// This node's and the peer's declared peer timeouts (µs), when they
+    /// differ (the peer's freshness then follows the larger).
+    pub fn peer_timeout_mismatch(&self) -> Option<(u64, u64)> {
+        self.shared.timeout_mismatch.lock().ok().and_then(|m| *m)
     }
 
     /// CPU time of the datapath thread so far (refreshed every 100 ms).
@@ -373,6 +382,9 @@ fn datapath(
 
 fn publish(link: &Link, shared: &Shared) {
     shared.cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
+    if let Ok(mut m) = shared.timeout_mismatch.lock() {
+        *m = link.peer_timeout_mismatch();
+    }
     if let Ok(mut c) = shared.counters.lock() {
         *c = *link.counters();
     }

@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime};
 
 use clap::Args;
 use serde_json::{json, Value};
-use volnic_core::format::{FormatError, StateRecord, Superblock, WriterState};
+use volnic_core::aligned::AlignedBuf;
+use volnic_core::format::{FormatError, StateExt, StateRecord, Superblock, WriterState};
+use volnic_core::Volume;
 
 use crate::cli::inspect::{read_records, state_json};
 use crate::filevol::{FileVolume, OpenMode};
@@ -77,6 +79,9 @@ pub struct VolumeStatus {
     pub liveness: Liveness,
     /// Seconds since the file was last modified (regular files only).
     pub modified_ago_s: Option<f64>,
+    /// The liveness clock the writer declares in its record (zero: none,
+    /// an older writer).
+    pub declared: StateExt,
 }
 
 /// Decides liveness from the records read at the start and end of a watch.
@@ -96,8 +101,42 @@ pub fn judge(
 }
 
 fn read_state(path: &Path) -> Result<(Superblock, Result<StateRecord, FormatError>), String> {
+    Ok(read_state_ext(path)?.0)
+}
+
+type Records = (Superblock, Result<StateRecord, FormatError>);
+
+fn read_state_ext(path: &Path) -> Result<(Records, StateExt), String> {
     let mut vol = FileVolume::open(path, OpenMode::ReadOnly).map_err(|e| e.to_string())?;
-    read_records(&mut vol, path)
+    let (sb, state) = read_records(&mut vol, path)?;
+    let geo = sb.geometry();
+    let mut block = AlignedBuf::new(geo.block_size as usize);
+    let declared = match (
+        &state,
+        vol.read_at(geo.state_offset(), block.as_mut_slice()),
+    ) {
+        (Ok(_), Ok(())) => StateExt::read(block.as_slice()),
+        _ => StateExt::default(),
+    };
+    Ok(((sb, state), declared))
+}
+
+/// The line naming two nodes of one link whose writers declare different
+/// peer timeouts, if `s` and another listed volume are such a pair.
+pub fn timeout_mismatch(s: &VolumeStatus, all: &[VolumeStatus]) -> Option<String> {
+    let peer = all.iter().find(|o| {
+        o.superblock.writer_node == s.superblock.reader_node
+            && o.superblock.reader_node == s.superblock.writer_node
+    })?;
+    let (ours, theirs) = (s.declared.peer_timeout_ms, peer.declared.peer_timeout_ms);
+    (ours != 0 && theirs != 0 && ours != theirs).then(|| {
+        format!(
+            "node {} declares a peer timeout of {ours} ms, node {} {theirs} ms: each judges the other by the larger ({} ms); set the same peer-timeout-ms on both nodes",
+            s.superblock.writer_node,
+            peer.superblock.writer_node,
+            ours.max(theirs)
+        )
+    })
 }
 
 /// Watches `paths` for `watch` and reports on each.
@@ -109,7 +148,7 @@ pub fn status(paths: &[PathBuf], watch: Duration) -> Result<Vec<VolumeStatus>, S
     std::thread::sleep(watch);
     let mut out = Vec::new();
     for (path, (_, before)) in paths.iter().zip(first) {
-        let (superblock, state) = read_state(path)?;
+        let ((superblock, state), declared) = read_state_ext(path)?;
         let updates = match (&before, &state) {
             (Ok(a), Ok(b)) if a.epoch == b.epoch => b.update_count.saturating_sub(a.update_count),
             (Ok(_), Ok(_)) => 1,
@@ -128,6 +167,7 @@ pub fn status(paths: &[PathBuf], watch: Duration) -> Result<Vec<VolumeStatus>, S
             state,
             updates,
             modified_ago_s,
+            declared,
         });
     }
     Ok(out)
@@ -192,6 +232,17 @@ fn print_text(s: &VolumeStatus, all: &[VolumeStatus], watch_ms: u64) {
         ));
     }
     println!("{writer}");
+    if s.state.is_ok() {
+        match (s.declared.state_interval_ms, s.declared.peer_timeout_ms) {
+            (0, 0) => println!("clock       declares no liveness clock (an older volnic)"),
+            (i, t) => {
+                println!("clock       rewrites its record every {i} ms; its peer timeout is {t} ms")
+            }
+        }
+    }
+    if let Some(line) = timeout_mismatch(s, all) {
+        println!("mismatch    {line}");
+    }
     if let Some(ago) = s.modified_ago_s {
         println!("last write  {ago:.1} s ago (file modification time)");
     }
@@ -235,5 +286,10 @@ fn to_json(s: &VolumeStatus, all: &[VolumeStatus]) -> Value {
         "modified_ago_s": s.modified_ago_s,
         "record": state,
         "peer_ack": peer_ack,
+        "declared": {
+            "state_interval_ms": s.declared.state_interval_ms,
+            "peer_timeout_ms": s.declared.peer_timeout_ms,
+        },
+        "peer_timeout_mismatch": timeout_mismatch(s, all),
     })
 }

@@ -448,6 +448,16 @@ pub fn ready_message(already: bool, up: bool, elapsed: Duration) -> Option<&'sta
     }
 }
 
+/// The one line naming a peer-timeout mismatch (`ours`, `theirs` in µs).
+pub fn timeout_mismatch_line(ours: u64, theirs: u64) -> String {
+    format!(
+        "the peer declares a peer timeout of {} ms, this node uses {} ms: each node judges the other by the larger ({} ms), so a dead peer is noticed that late; set the same peer-timeout-ms on both nodes",
+        theirs / 1000,
+        ours / 1000,
+        ours.max(theirs) / 1000
+    )
+}
+
 /// Sets the carrier from the link state until `stop` is set or the
 /// datapath ends with an error.
 fn follow_link(endpoint: &Endpoint, tap: &Tap, stop: &AtomicBool) -> Result<(), String> {
@@ -455,6 +465,7 @@ fn follow_link(endpoint: &Endpoint, tap: &Tap, stop: &AtomicBool) -> Result<(), 
     let mut last_problem: Option<String> = None;
     let started = std::time::Instant::now();
     let mut ready = false;
+    let mut last_mismatch: Option<(u64, u64)> = None;
     while !stop.load(Ordering::Relaxed) {
         if let Some(e) = endpoint.error() {
             return Err(e);
@@ -475,6 +486,13 @@ fn follow_link(endpoint: &Endpoint, tap: &Tap, stop: &AtomicBool) -> Result<(), 
             }
             carrier = Some(up);
         }
+        let mismatch = endpoint.peer_timeout_mismatch();
+        if mismatch.is_some() && mismatch != last_mismatch {
+            if let Some((ours, theirs)) = mismatch {
+                warn!("{}", timeout_mismatch_line(ours, theirs));
+            }
+        }
+        last_mismatch = mismatch;
         let problem = endpoint.problem();
         if problem != last_problem {
             if let Some(p) = &problem {
