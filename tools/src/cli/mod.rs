@@ -22,10 +22,10 @@ pub mod status;
 pub mod up;
 pub mod wincfg;
 
+/// The clap definition of the command line (man pages, completions).
+#[cfg(unix)]
+pub use app::command;
 #[cfg(unix)]
 pub use app::{check_command_line, main};
 #[cfg(windows)]
 pub use wincfg::main;
-/// The clap definition of the command line (man pages, completions).
-#[cfg(unix)]
-pub use app::command;
