@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use quote::ToTokens;
-use syn::{Expr, Fields, ForeignItem, Item, Lit, ReturnType, Type};
+use syn::{Expr, ForeignItem, Item, Lit, ReturnType, Type};
 use volnic_ndis_sim::facts::{Facts, CONTRACT_WDK};
 
 /// The driver sources the check reads.
@@ -136,6 +136,31 @@ fn type_text(ty: &Type) -> String {
     ty.to_token_stream().to_string()
 }
 
+/// The types of a signature's parameters, in order.
+fn param_types(sig: &syn::Signature) -> Vec<Type> {
+    sig.inputs
+        .iter()
+        .filter_map(|a| match a {
+            syn::FnArg::Typed(t) => Some((*t.ty).clone()),
+            syn::FnArg::Receiver(_) => None,
+        })
+        .collect()
+}
+
+/// Name and type of each field (tuple fields named by index).
+fn field_list<'a>(fields: impl Iterator<Item = &'a syn::Field>) -> Vec<(String, Type)> {
+    fields
+        .enumerate()
+        .map(|(i, f)| {
+            let name = f
+                .ident
+                .as_ref()
+                .map_or_else(|| i.to_string(), |n| n.to_string());
+            (name, f.ty.clone())
+        })
+        .collect()
+}
+
 fn output(ret: &ReturnType) -> Option<Type> {
     match ret {
         ReturnType::Default => None,
@@ -243,25 +268,7 @@ fn collect(decls: &mut Decls, items: &[Item], file: &'static str) -> Result<(), 
                 if !c {
                     continue;
                 }
-                let fields = match &s.fields {
-                    Fields::Named(named) => named
-                        .named
-                        .iter()
-                        .map(|f| {
-                            (
-                                f.ident.as_ref().map(|i| i.to_string()).unwrap_or_default(),
-                                f.ty.clone(),
-                            )
-                        })
-                        .collect(),
-                    Fields::Unnamed(unnamed) => unnamed
-                        .unnamed
-                        .iter()
-                        .enumerate()
-                        .map(|(i, f)| (i.to_string(), f.ty.clone()))
-                        .collect(),
-                    Fields::Unit => Vec::new(),
-                };
+                let fields = field_list(s.fields.iter());
                 let generic = s.generics.type_params().next().map(|p| p.ident.to_string());
                 let name = s.ident.to_string();
                 if file == "ndis" {
@@ -282,17 +289,7 @@ fn collect(decls: &mut Decls, items: &[Item], file: &'static str) -> Result<(), 
                 if !c {
                     return Err(format!("union {} is not #[repr(C)]", u.ident));
                 }
-                let fields = u
-                    .fields
-                    .named
-                    .iter()
-                    .map(|f| {
-                        (
-                            f.ident.as_ref().map(|i| i.to_string()).unwrap_or_default(),
-                            f.ty.clone(),
-                        )
-                    })
-                    .collect();
+                let fields = field_list(u.fields.named.iter());
                 let name = u.ident.to_string();
                 if file == "ndis" {
                     decls.ndis_structs.push(name.clone());
@@ -317,15 +314,7 @@ fn collect(decls: &mut Decls, items: &[Item], file: &'static str) -> Result<(), 
                 let link = link_name(&m.attrs);
                 for foreign in &m.items {
                     if let ForeignItem::Fn(f) = foreign {
-                        let params = f
-                            .sig
-                            .inputs
-                            .iter()
-                            .filter_map(|a| match a {
-                                syn::FnArg::Typed(t) => Some((*t.ty).clone()),
-                                syn::FnArg::Receiver(_) => None,
-                            })
-                            .collect();
+                        let params = param_types(&f.sig);
                         decls.imports.push((
                             f.sig.ident.to_string(),
                             params,
@@ -341,15 +330,7 @@ fn collect(decls: &mut Decls, items: &[Item], file: &'static str) -> Result<(), 
                     hex_literals(f.block.to_token_stream(), &mut decls.volume_error_literals);
                 }
                 if f.sig.abi.is_some() && f.sig.generics.params.is_empty() {
-                    let params = f
-                        .sig
-                        .inputs
-                        .iter()
-                        .filter_map(|a| match a {
-                            syn::FnArg::Typed(t) => Some((*t.ty).clone()),
-                            syn::FnArg::Receiver(_) => None,
-                        })
-                        .collect();
+                    let params = param_types(&f.sig);
                     decls
                         .extern_fns
                         .insert(name, (params, output(&f.sig.output)));
