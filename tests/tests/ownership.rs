@@ -1145,3 +1145,28 @@ fn o15_reads_as_the_troubleshooting_table() {
         &volnic_tools::cli::up::timeout_mismatch_line(3_000_000, 60_000_000),
     );
 }
+
+/// `volnic keygen` under umask 000 still makes a key only its owner can
+/// read (as `nobody`, when root runs the tests: refused), and it is a key
+/// `volnic up` accepts.
+#[test]
+fn keygen_makes_a_private_key_whatever_the_umask() {
+    let dir = unprivileged::shared_dir("volnic-keygen-");
+    let key = dir.path().join("k.key");
+    let out = under_umask("000", &["keygen", s(&key)]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(mode(&key), 0o600);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&std::fs::read_to_string(&key).unwrap()));
+    read_key_file(&key).expect("a valid key file");
+    let out = under_umask("000", &["keygen", s(&key)]);
+    assert!(!out.status.success() && last_line(&out).contains("--force"));
+    if is_root() {
+        let out = Command::new("cat")
+            .arg(&key)
+            .uid(NOBODY)
+            .gid(NOBODY)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "nobody read the key");
+    }
+}

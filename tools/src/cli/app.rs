@@ -28,6 +28,8 @@ enum Command {
     Demo(crate::cli::demo::DemoArgs),
     /// Measure latency, throughput and CPU beside the storage's own limits.
     Bench(crate::cli::bench::BenchArgs),
+    /// Make a key file for authenticated mode (mode 0600, 32 random bytes as hex).
+    Keygen(crate::cli::keygen::KeygenArgs),
     /// Run a Linux endpoint: a TAP device carried over the send and receive volumes.
     Up(crate::cli::up::UpArgs),
     /// Is each volume's writer alive? Epoch, last write, acknowledgements.
@@ -120,6 +122,7 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => crate::cli::bench::run(args),
         Command::Demo(args) => crate::cli::demo::run(args),
         Command::Up(args) => crate::cli::up::run(args),
+        Command::Keygen(args) => crate::cli::keygen::run(args),
         Command::Status(args) => crate::cli::status::run(args),
         Command::Windows(command) => crate::cli::wincfg::run(command),
     };

@@ -15,6 +15,8 @@ pub mod format;
 #[cfg(unix)]
 pub mod inspect;
 #[cfg(unix)]
+pub mod keygen;
+#[cfg(unix)]
 pub mod mirror;
 #[cfg(unix)]
 pub mod status;
