@@ -37,6 +37,9 @@ _volnic() {
             volnic,install)
                 cmd="volnic__subcmd__install"
                 ;;
+            volnic,keygen)
+                cmd="volnic__subcmd__keygen"
+                ;;
             volnic,list)
                 cmd="volnic__subcmd__list"
                 ;;
@@ -91,6 +94,9 @@ _volnic() {
             volnic__subcmd__help,install)
                 cmd="volnic__subcmd__help__subcmd__install"
                 ;;
+            volnic__subcmd__help,keygen)
+                cmd="volnic__subcmd__help__subcmd__keygen"
+                ;;
             volnic__subcmd__help,list)
                 cmd="volnic__subcmd__help__subcmd__list"
                 ;;
@@ -119,7 +125,7 @@ _volnic() {
 
     case "${cmd}" in
         volnic)
-            opts="-h -V --log --help --version format inspect demo bench up status install uninstall list config mirror help"
+            opts="-h -V --log --help --version format inspect demo bench keygen up status install uninstall list config mirror help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -357,7 +363,7 @@ _volnic() {
             return 0
             ;;
         volnic__subcmd__help)
-            opts="format inspect demo bench up status install uninstall list config mirror help"
+            opts="format inspect demo bench keygen up status install uninstall list config mirror help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -496,6 +502,20 @@ _volnic() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        volnic__subcmd__help__subcmd__keygen)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         volnic__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -599,6 +619,24 @@ _volnic() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        volnic__subcmd__keygen)
+            opts="-h --force --log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
