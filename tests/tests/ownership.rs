@@ -874,11 +874,14 @@ fn not_found_under_systemd_names_the_sandbox() {
 /// stopped. Needs root and /dev/net/tun.
 #[test]
 fn up_tells_systemd_it_is_ready_once_the_link_is_up() {
-    if !is_root()
-        || !Path::new("/dev/net/tun").exists()
-        || Command::new("unshare").arg("--version").output().is_err()
-    {
-        println!("SKIP up_tells_systemd_it_is_ready_once_the_link_is_up: needs root, /dev/net/tun and unshare");
+    let unshare_works = Command::new("unshare")
+        .args(["--net", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !is_root() || !Path::new("/dev/net/tun").exists() || !unshare_works {
+        println!(
+            "SKIP up_tells_systemd_it_is_ready_once_the_link_is_up: needs root, /dev/net/tun and unshare --net"
+        );
         return;
     }
     let dir = unprivileged::shared_dir("volnic-notify-");
