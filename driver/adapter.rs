@@ -250,7 +250,9 @@ fn open_engine<P: Platform>(config: &AdapterConfig) -> Result<Engine<P>, OpenFai
     let mut link_cfg = LinkConfig::new(config.node_id);
     link_cfg.flush_delay_us = config.flush_delay_us;
     link_cfg.set_peer_timeout_us(config.peer_timeout_us);
-    link_cfg.set_host_name("volnic-ndis");
+    // Names this node in its state record, so that a claim refused by
+    // another writer, or a peer's log, says which node holds the volume.
+    link_cfg.set_host_name(&format!("windows-node{}", config.node_id));
     link_cfg.auth_key = auth_key;
     let link = Link::open(
         link_cfg,

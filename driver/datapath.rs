@@ -21,7 +21,7 @@ use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use volnic_core::pacer::Pacer;
-use volnic_core::{Link, LinkError, QueueError, SendQueue};
+use volnic_core::{Link, LinkError, PeerProblem, QueueError, SendQueue};
 
 use crate::ndis::*;
 use crate::ndis_api::Platform;
@@ -561,6 +561,8 @@ pub fn run<P: Platform>(shared: Arc<Shared<P>>, mut engine: Engine<P>) {
     let mut reported_up = shared.link_up.load(Ordering::Acquire);
     let mut filled: Vec<(u16, RxKind, usize)> = Vec::with_capacity(RX_SLOTS);
     let mut last_error: Option<LinkError> = None;
+    let mut last_problem: Option<PeerProblem> = None;
+    let mut last_mismatch: Option<(u64, u64)> = None;
     let mut pacer = Pacer::new(shared.info.poll_interval_us);
     loop {
         let now = P::monotonic_us();
@@ -618,6 +620,27 @@ pub fn run<P: Platform>(shared: Arc<Shared<P>>, mut engine: Engine<P>) {
                 }
                 last_error = Some(e);
             }
+        }
+        // Why the receive side carries nothing, and a peer that judges
+        // liveness by another clock: each logged once when it appears or
+        // changes (the Linux endpoint shows the same in `volnic status`).
+        let problem = engine.link.peer_problem();
+        if problem != last_problem {
+            if let Some(p) = &problem {
+                trace_line::<P>(format_args!("volnic: link down: {p}"));
+            }
+            last_problem = problem;
+        }
+        let mismatch = engine.link.peer_timeout_mismatch();
+        if mismatch != last_mismatch {
+            if let Some((ours, theirs)) = mismatch {
+                trace_line::<P>(format_args!(
+                    "volnic: the peer declares a peer timeout of {} ms, this node {} ms: freshness follows the larger; give both nodes the same PeerTimeoutMs",
+                    theirs / 1000,
+                    ours / 1000
+                ));
+            }
+            last_mismatch = mismatch;
         }
         let up = last_error.is_none() && engine.link.link_up();
         shared.link_up.store(up, Ordering::Release);

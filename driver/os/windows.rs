@@ -232,7 +232,10 @@ fn read_into(handle: HANDLE, offset: u64, buf: &mut [u8]) -> Result<usize, Volum
     }
 }
 
-fn query_len(handle: HANDLE) -> u64 {
+/// The volume's length asked of the storage: a disk's or volume's length
+/// (IOCTL_DISK_GET_LENGTH_INFO), else a file's end of file; the error of
+/// the file query when neither answers (a device removed under the handle).
+fn query_len(handle: HANDLE) -> Result<u64, VolumeError> {
     let mut iosb = IO_STATUS_BLOCK::default();
     let mut length = LARGE_INTEGER::default();
     // SAFETY: a valid handle; the output buffer is a GET_LENGTH_INFORMATION
@@ -253,7 +256,7 @@ fn query_len(handle: HANDLE) -> u64 {
     };
     if wdk_sys::NT_SUCCESS(status) {
         // SAFETY: QuadPart is the whole of the union.
-        return unsafe { length.QuadPart } as u64;
+        return Ok(unsafe { length.QuadPart } as u64);
     }
     // Not a disk or volume: a file, whose length is its end of file.
     let mut info = FILE_STANDARD_INFORMATION::default();
@@ -269,15 +272,19 @@ fn query_len(handle: HANDLE) -> u64 {
     };
     if wdk_sys::NT_SUCCESS(status) {
         // SAFETY: QuadPart is the whole of the union.
-        unsafe { info.EndOfFile.QuadPart as u64 }
+        Ok(unsafe { info.EndOfFile.QuadPart as u64 })
     } else {
-        0
+        Err(volume_error(status))
     }
 }
 
 impl Volume for KernelFile {
     fn len_bytes(&self) -> u64 {
         self.len
+    }
+
+    fn current_len(&mut self) -> Result<u64, VolumeError> {
+        query_len(self.handle)
     }
 
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
@@ -359,14 +366,24 @@ impl Os for WindowsOs {
         } else {
             GENERIC_READ | SYNCHRONIZE
         };
+        // The send volume is opened without FILE_SHARE_WRITE, so a second
+        // writer on this host is refused at once (sharing violation); the
+        // receive volume lets the mirror or the peer write under it.
+        let share = if write {
+            FILE_SHARE_READ
+        } else {
+            FILE_SHARE_READ | FILE_SHARE_WRITE
+        };
         let handle = create_file(
             path,
             access,
-            FILE_SHARE_READ | FILE_SHARE_WRITE,
+            share,
             FILE_SYNCHRONOUS_IO_NONALERT | FILE_NO_INTERMEDIATE_BUFFERING | FILE_WRITE_THROUGH,
         )?;
+        // A length that cannot be read counts as 0, which the engine names
+        // as a volume too short for its format.
         Ok(KernelFile {
-            len: query_len(handle),
+            len: query_len(handle).unwrap_or(0),
             handle,
         })
     }

@@ -231,3 +231,43 @@ fn initialize_returns_within_its_bound_when_the_storage_never_completes_a_write(
     );
     host.finish();
 }
+
+#[test]
+fn a_peer_problem_found_while_running_is_logged_once_with_its_reason() {
+    use volnic_ndis_sim::os::trace_log;
+    use volnic_ndis_sim::storage::make_direction;
+    let dir = tempfile::tempdir().unwrap();
+    let (a_send, b_recv) = (dir.path().join("a-send.vol"), dir.path().join("b-recv.vol"));
+    let (b_send, a_recv) = (dir.path().join("b-send.vol"), dir.path().join("a-recv.vol"));
+    // The peer's direction was formatted with other blocks than this one's.
+    make_direction(&a_send, &b_recv, 4096, 16, 1, 2, 0);
+    make_direction(&b_send, &a_recv, 8192, 16, 2, 1, 0);
+    let mut host = SimHost::load();
+    let a = host
+        .initialize("node1", &registry(&a_send, &a_recv, 1, 4096))
+        .expect("node 1 initializes: its own volume is right");
+    let b = host
+        .initialize("node2", &registry(&b_send, &b_recv, 2, 8192))
+        .expect("node 2 initializes");
+    host.restart(a);
+    host.restart(b);
+    let line = "volnic: link down: peer uses 8192-byte blocks, this node 4096";
+    let deadline = std::time::Instant::now() + WAIT;
+    let logged = || {
+        trace_log()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|l| l.starts_with(line))
+            .count()
+    };
+    while logged() == 0 {
+        assert!(std::time::Instant::now() < deadline, "never logged: {line}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Polls go on; the unchanged reason is not logged again.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(logged(), 1);
+    assert!(!host.link_states(a).last().copied().unwrap_or(false));
+    host.finish();
+}
