@@ -57,6 +57,9 @@ pub enum ConfigError {
     BlockSizeNotSectorMultiple(u32),
     SameVolume,
     BadNetworkAddress,
+    /// AuthKeyFile names no file on a mounted volume (a device, a pipe, a
+    /// relative path): reading it could block or read a disk.
+    KeyFileNotAFile(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -67,6 +70,7 @@ impl fmt::Display for ConfigError {
             ConfigError::BlockSizeNotSectorMultiple(v) => write!(f, "registry value BlockSize = {v} is not a multiple of 512: use the block size the volumes were formatted with"),
             ConfigError::SameVolume => f.write_str("SendVolume and ReceiveVolume name the same volume: each node sends on its own volume and receives on the peer's"),
             ConfigError::BadNetworkAddress => f.write_str("registry value NetworkAddress is not 12 hex digits of a unicast MAC: fix or remove it"),
+            ConfigError::KeyFileNotAFile(path) => write!(f, "registry value AuthKeyFile '{path}' names no file on a volume: give an absolute file path such as C:\\ProgramData\\volnic\\link.key"),
         }
     }
 }
@@ -136,7 +140,12 @@ impl AdapterConfig {
             mtu,
             network_address,
             link_speed_mbps,
-            auth_key_file: non_empty(src, settings::AUTH_KEY_FILE.name),
+            auth_key_file: match non_empty(src, settings::AUTH_KEY_FILE.name) {
+                Some(path) if !is_file_path(&path) => {
+                    return Err(ConfigError::KeyFileNotAFile(path))
+                }
+                other => other,
+            },
         })
     }
 
@@ -144,6 +153,39 @@ impl AdapterConfig {
     pub fn max_frame_len(&self) -> usize {
         self.mtu as usize + ETH_HEADER_LEN
     }
+}
+
+/// Whether `path` may name the key file: anything but the forms that reach
+/// a device rather than a file on a mounted volume (`\\.\…`, a disk; `\\?\…`
+/// but `\\?\Volume{GUID}\…`; `\??\…` but a drive-letter path; `\Device\…`
+/// but `\Device\HarddiskVolumeN\…`; UNC paths). A key file read from a pipe
+/// or a device could block the datapath thread or read a disk; any other
+/// wrong path only fails to open, with its reason.
+pub fn is_file_path(path: &str) -> bool {
+    fn strip_ci<'a>(p: &'a str, prefix: &str) -> Option<&'a str> {
+        p.get(..prefix.len())
+            .filter(|head| head.eq_ignore_ascii_case(prefix))
+            .map(|_| &p[prefix.len()..])
+    }
+    let drive_path = |p: &str| {
+        let b = p.as_bytes();
+        b.len() > 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'\\'
+    };
+    let path = path.replace('/', "\\");
+    let path = path.as_str();
+    if let Some(rest) = strip_ci(path, "\\\\?\\") {
+        return strip_ci(rest, "Volume{").is_some_and(|r| r.contains("}\\"));
+    }
+    if path.starts_with("\\\\") {
+        return false; // \\.\ devices and UNC paths
+    }
+    if let Some(rest) = strip_ci(path, "\\??\\") {
+        return drive_path(rest);
+    }
+    if let Some(rest) = strip_ci(path, "\\Device\\") {
+        return strip_ci(rest, "HarddiskVolume").is_some_and(|r| r.contains('\\'));
+    }
+    true
 }
 
 /// A locally administered unicast MAC that stays the same for an adapter as
@@ -265,5 +307,40 @@ mod tests {
         assert_eq!(a, default_mac(b"a"));
         assert_ne!(a, default_mac(b"b"));
         assert_eq!(a[0] & 0x03, 0x02);
+    }
+
+    #[test]
+    fn key_files_must_be_files_on_a_volume() {
+        for ok in [
+            "C:\\ProgramData\\volnic\\link.key",
+            "d:\\a.key",
+            "\\\\?\\Volume{26a21bda-a627-11d7-9931-806e6f6e6963}\\keys\\a.key",
+            "\\??\\C:\\keys\\a.key",
+            "\\Device\\HarddiskVolume3\\keys\\a.key",
+            // A host path (the simulation's); on Windows it fails to open.
+            "/var/lib/volnic/link.key",
+        ] {
+            assert!(is_file_path(ok), "{ok}");
+        }
+        for bad in [
+            "\\\\.\\PhysicalDrive1",
+            "\\\\.\\pipe\\volnic",
+            "\\??\\pipe\\volnic",
+            "\\Device\\NamedPipe\\volnic",
+            "\\\\server\\share\\a.key",
+            "//./pipe/volnic",
+            "\\\\?\\GLOBALROOT\\Device\\Harddisk0\\Partition0",
+            "\\\\?\\Volume{26a21bda-a627-11d7-9931-806e6f6e6963}",
+        ] {
+            assert!(!is_file_path(bad), "{bad}");
+        }
+        let mut m = base();
+        m.0.insert("AuthKeyFile", "\\\\.\\pipe\\volnic");
+        let err = AdapterConfig::from_source(&mut m).unwrap_err();
+        assert!(matches!(err, ConfigError::KeyFileNotAFile(_)), "{err:?}");
+        assert!(
+            err.to_string().contains("names no file on a volume"),
+            "{err}"
+        );
     }
 }
