@@ -570,7 +570,8 @@ pub enum BlockCheck {
     Empty,
     /// Header plausible but the CRC fails: torn write in progress or corruption.
     BadChecksum(DataHeader),
-    /// Header implausible (bad version, lengths out of range).
+    /// Header impossible (bad version or header length, lengths out of
+    /// range) although the CRC holds.
     BadHeader,
 }
 
@@ -600,12 +601,17 @@ impl DataHeader {
         if block[MAGIC..MAGIC + 4] != DATA_MAGIC {
             return BlockCheck::Empty;
         }
+        let header = Self::read(block);
         if get_u16(block, VERSION) != FORMAT_VERSION
             || usize::from(get_u16(block, HEADER_LEN)) != DATA_HEADER_LEN
         {
-            return BlockCheck::BadHeader;
+            // As below: only a CRC match tells an impossible header from a
+            // torn or damaged one.
+            if block_crc(block, CRC) == get_u32(block, CRC) {
+                return BlockCheck::BadHeader;
+            }
+            return BlockCheck::BadChecksum(header);
         }
-        let header = Self::read(block);
         let valid = header.valid_bytes as usize;
         let first_ok = header.first_frame == NO_FRAME_START
             || (header.first_frame as usize) < valid.max(1) && valid > 0;

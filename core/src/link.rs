@@ -288,7 +288,8 @@ pub enum PeerProblem {
     BlockSizeMismatch { ours: u32, theirs: u32 },
     /// The receive volume is shorter than its superblock says.
     Truncated { need: u64, have: u64 },
-    /// A block written by another link sits in the ring.
+    /// Plain mode: the reader is held at a block written by another link
+    /// (until the writer provably moves past it).
     Foreign { writer_node: u32 },
     /// Reading the receive volume fails.
     Io(VolumeError),
@@ -297,6 +298,22 @@ pub enum PeerProblem {
     /// The peer's state record fails its keyed MAC: different secrets, or a
     /// forgery.
     AuthFailed,
+    /// The receive volume's state record was never written (block 1 has
+    /// no magic): the peer has not started.
+    NoRecord,
+    /// The peer's state record does not decode (bad CRC, version, length).
+    RecordInvalid(FormatError),
+    /// The state record names other nodes than the receive superblock: it
+    /// belongs to another link.
+    ForeignRecord { writer_node: u32, reader_node: u32 },
+    /// The state record is older than one already seen (an earlier epoch,
+    /// or a lower update_count in the same epoch): a rolled-back volume or
+    /// a replay, never a sign of life.
+    StaleRecord { epoch: u64, update_count: u64 },
+    /// The reader has been held at sequence `seq` for longer than the peer
+    /// timeout while the writer's records say it has written up to
+    /// `writer_next`.
+    Stalled { seq: u64, writer_next: u64 },
 }
 
 impl fmt::Display for PeerProblem {
@@ -313,6 +330,11 @@ impl fmt::Display for PeerProblem {
             PeerProblem::AuthModeMismatch { ours: true } => f.write_str("peer volume is not authenticated but this node requires it: format the peer's send volume with --authenticated"),
             PeerProblem::AuthModeMismatch { ours: false } => f.write_str("peer volume is authenticated but this node has no key: configure the same key file on both nodes"),
             PeerProblem::AuthFailed => f.write_str("peer records fail authentication: both nodes must use the same key file"),
+            PeerProblem::NoRecord => f.write_str("the peer has written no state record on the receive volume yet: start volnic on the peer and check that the mirror carries its send volume here"),
+            PeerProblem::RecordInvalid(e) => write!(f, "the peer's state record does not decode ({e}): check the mirror and that both nodes run the same volnic version"),
+            PeerProblem::ForeignRecord { writer_node, reader_node } => write!(f, "the receive volume's state record belongs to another link (writer node {writer_node}, reader node {reader_node}): check which volumes are mirrored where"),
+            PeerProblem::StaleRecord { epoch, update_count } => write!(f, "the peer's state record (epoch {epoch}, update {update_count}) is older than one already read: the receive volume was rolled back or old writes are replayed; waiting for a current record"),
+            PeerProblem::Stalled { seq, writer_next } => write!(f, "the reader is held at block {seq} for longer than the peer timeout while the peer says it has written up to {writer_next}: check the mirror"),
         }
     }
 }
@@ -387,8 +409,13 @@ enum Phase {
 /// A block with a bad checksum waiting to be declared torn-then-fixed or corrupt.
 #[derive(Clone, Copy, Debug)]
 struct BadBlock {
+    /// The slot (sequence) the reader stands at.
     seq: u64,
+    /// When the reader first stopped in this run of unfit slots.
     since_us: u64,
+    /// What this slot was last counted as (each slot is counted once per
+    /// kind of content seen in it).
+    counted: Option<SlotContent>,
 }
 
 /// The receive side's view of the peer.
@@ -456,8 +483,17 @@ pub struct Link {
     peer: PeerView,
     partial: Reassembly,
     bad: Option<BadBlock>,
-    last_stale: Option<(u64, u64)>,
-    last_foreign: Option<(u64, u64)>,
+    /// What the last read of the peer's state record found wrong with it
+    /// (`None`: it was a current record of this link): named as the
+    /// reason while no live peer is seen.
+    record_issue: Option<PeerProblem>,
+    /// The reader's position, and when it last changed (the stall watch).
+    progress: ((u64, u64), u64),
+    /// Set while the reader has been held at one slot for longer than the
+    /// peer timeout although the writer's records say it moved on.
+    stalled: Option<PeerProblem>,
+    /// Plain mode: the reader is held at another link's block.
+    foreign_held: Option<PeerProblem>,
     link_up: bool,
     block_buf: AlignedBuf,
     read_buf: AlignedBuf,
@@ -608,8 +644,10 @@ impl Link {
                 active: false,
             },
             bad: None,
-            last_stale: None,
-            last_foreign: None,
+            record_issue: None,
+            progress: ((0, 0), now_us),
+            stalled: None,
+            foreign_held: None,
             link_up: false,
             block_buf,
             read_buf,
@@ -662,6 +700,15 @@ impl Link {
     /// Why the receive side is down, if it is.
     pub fn peer_problem(&self) -> Option<PeerProblem> {
         self.problem
+            .or(self.stalled)
+            .or(self.foreign_held)
+            .or(match self.peer.state {
+                // What is wrong with the peer's record is the reason while no
+                // live peer is seen (a live one's record was read meanwhile).
+                None => self.record_issue,
+                Some(_) if !self.link_up => self.record_issue,
+                Some(_) => None,
+            })
     }
     /// The send-volume write error that holds the link down, if one does
     /// (a full disk, an I/O error): the link is down until a write works.
@@ -741,6 +788,8 @@ impl Link {
         matches!(self.phase, Phase::Running | Phase::Claiming { .. })
             && self.send_error().is_none()
             && self.problem.is_none()
+            && self.stalled.is_none()
+            && self.foreign_held.is_none()
             && self.peer_state(now_us) == PeerState::Running
     }
 
@@ -1190,17 +1239,47 @@ impl Link {
             self.peer.last_update_count = None;
             self.drop_partial(false);
             self.bad = None;
+            self.foreign_held = None;
         }
-        if !matches!(
-            self.problem,
-            Some(PeerProblem::Foreign { .. } | PeerProblem::AuthFailed)
-        ) {
+        if !matches!(self.problem, Some(PeerProblem::AuthFailed)) {
             self.problem = None;
         }
         true
     }
 
     fn receive<R: Volume>(
+        &mut self,
+        now_us: u64,
+        recv: &mut R,
+        sink: &mut dyn FnMut(&[u8]),
+        report: &mut PollReport,
+    ) {
+        self.receive_blocks(now_us, recv, sink, report);
+        self.watch_progress(now_us);
+    }
+
+    /// The stall watch (reader rule 4): a reader held at one slot for
+    /// longer than the peer timeout while the writer's records, read since
+    /// it got there, say the writer has written past it, reports the link
+    /// down (never up while it delivers nothing of what the writer sends).
+    fn watch_progress(&mut self, now_us: u64) {
+        let position = (self.peer.epoch, self.peer.expected);
+        if position != self.progress.0 {
+            self.progress = (position, now_us);
+            self.stalled = None;
+            return;
+        }
+        let since = self.progress.1;
+        let held = self.peer.next_seq_hint > self.peer.expected
+            && self.peer.hint_read_us > since
+            && now_us.saturating_sub(since) > self.effective_peer_timeout_us();
+        self.stalled = held.then_some(PeerProblem::Stalled {
+            seq: self.peer.expected,
+            writer_next: self.peer.next_seq_hint,
+        });
+    }
+
+    fn receive_blocks<R: Volume>(
         &mut self,
         now_us: u64,
         recv: &mut R,
@@ -1263,10 +1342,15 @@ impl Link {
         }
         let rec = match StateRecord::parse(self.block_buf.as_slice()) {
             Ok(rec) => rec,
-            // No record at all: the peer never started.
-            Err(FormatError::BadMagic) if self.peer.state.is_none() => return,
-            Err(_) => {
+            // No record at all (block 1 never written, or zeroed): the peer
+            // never started. Not counted; named while no peer is seen.
+            Err(FormatError::BadMagic) if self.peer.state.is_none() => {
+                self.record_issue = Some(PeerProblem::NoRecord);
+                return;
+            }
+            Err(e) => {
                 self.counters.rejects_state += 1;
+                self.record_issue = Some(PeerProblem::RecordInvalid(e));
                 return;
             }
         };
@@ -1282,14 +1366,31 @@ impl Link {
             }
         }
         if rec.writer_node != sb.writer_node || rec.reader_node != sb.reader_node {
+            // Another link's record (crossed mirrors): never a sign of life.
             self.counters.rejects_foreign += 1;
+            self.record_issue = Some(PeerProblem::ForeignRecord {
+                writer_node: rec.writer_node,
+                reader_node: rec.reader_node,
+            });
             return;
         }
-        if rec.epoch < self.peer.epoch {
-            // An older run's record (a lagging mirror): ignore.
+        let older_run = rec.epoch < self.peer.epoch;
+        let older_write = rec.epoch == self.peer.epoch
+            && self
+                .peer
+                .last_update_count
+                .is_some_and(|seen| rec.update_count < seen);
+        if older_run || older_write {
+            // A record older than one already seen (a lagging or
+            // rolled-back copy, a replay): ignored, never a sign of life.
             self.counters.rejects_stale += 1;
+            self.record_issue = Some(PeerProblem::StaleRecord {
+                epoch: rec.epoch,
+                update_count: rec.update_count,
+            });
             return;
         }
+        self.record_issue = None;
         if rec.epoch > self.peer.epoch {
             self.adopt_epoch(
                 rec.epoch,
@@ -1302,6 +1403,8 @@ impl Link {
             self.peer.last_update_count = None;
         }
         if self.peer.last_update_count != Some(rec.update_count) {
+            // update_count grew (an older one was refused above): the
+            // writer wrote its record again.
             self.peer.last_update_count = Some(rec.update_count);
             self.peer.last_alive_us = now_us;
         }
@@ -1324,6 +1427,7 @@ impl Link {
         self.peer.next_seq_hint = 0;
         self.drop_partial(true);
         self.bad = None;
+        self.foreign_held = None;
         self.ack_dirty = true;
     }
 
@@ -1343,9 +1447,65 @@ impl Link {
         self.partial.want = 0;
     }
 
+    /// Classifies the bytes of one ring slot for the slot of `expected`
+    /// (rows R1–R7 of the reader rules' decision table in docs/FORMAT.md):
+    /// `Ok(header)` when it is a whole, genuine block of this link in its
+    /// own slot with consistent contents (rows R8–R10 then look at its
+    /// epoch and sequence), else what it is instead.
+    fn classify(
+        &self,
+        sb: &Superblock,
+        block: &[u8],
+        expected: u64,
+    ) -> Result<DataHeader, SlotContent> {
+        let header = match DataHeader::check(block, self.payload_cap) {
+            // R1: no magic.
+            BlockCheck::Empty => return Err(SlotContent::Empty),
+            // R7 (first sector of the previous lap still there): a block
+            // being overwritten whose header, not yet replaced, says this
+            // run and a lower sequence.
+            BlockCheck::BadChecksum(h) if h.epoch == self.peer.epoch && h.seq < expected => {
+                return Err(SlotContent::PreviousLap)
+            }
+            // R2: the CRC fails (a write in flight, or damage).
+            BlockCheck::BadChecksum(_) => return Err(SlotContent::Torn),
+            // R3: the CRC holds (or the header cannot be a block at all)
+            // but the header is impossible.
+            BlockCheck::BadHeader => return Err(SlotContent::Inconsistent),
+            BlockCheck::Valid(h) => h,
+        };
+        // R4: another link's block.
+        if header.writer_node != sb.writer_node
+            || header.reader_node != sb.reader_node
+            || header.link_tag != sb.link_tag() as u32
+        {
+            return Err(SlotContent::Foreign {
+                writer_node: header.writer_node,
+            });
+        }
+        // R5: authenticated mode, the keyed MAC fails.
+        if let Some(key) = &self.cfg.auth_key {
+            if !key.verify_block(&sb.link_id, block) {
+                return Err(SlotContent::Forged);
+            }
+        }
+        // R3: a block copied into another slot, or whose frame stream a
+        // writer could not have produced.
+        let ring = u64::from(self.geo.ring_blocks);
+        let valid = header.valid_bytes as usize;
+        let payload = &block[DATA_HEADER_LEN..DATA_HEADER_LEN + valid];
+        if header.seq % ring != expected % ring
+            || !payload_consistent(payload, header.first_frame, self.payload_cap)
+        {
+            return Err(SlotContent::Inconsistent);
+        }
+        Ok(header)
+    }
+
     /// Judges the block at `index` of the read buffer, which holds the slot
     /// of the next expected sequence number, and delivers it if it is that
-    /// block.
+    /// block. Follows the decision table of docs/FORMAT.md ("Reader
+    /// rules") row by row.
     fn judge_block<R: Volume>(
         &mut self,
         now_us: u64,
@@ -1357,82 +1517,39 @@ impl Link {
     ) -> Step {
         let bs = self.geo.block_size as usize;
         let block_start = index * bs;
-        let buf = &self.read_buf.as_slice()[block_start..block_start + bs];
-        let header = match DataHeader::check(buf, self.payload_cap) {
-            BlockCheck::Empty => return self.not_yet_written(now_us, recv),
-            BlockCheck::Valid(h) => h,
-            BlockCheck::BadChecksum(h) => {
-                if h.epoch == self.peer.epoch && h.seq < self.peer.expected {
-                    // An older lap's block being overwritten: not written yet.
-                    return self.not_yet_written(now_us, recv);
-                }
-                return self.bad_block(now_us, recv, BadKind::Torn);
+        let judged = self.classify(
+            sb,
+            &self.read_buf.as_slice()[block_start..block_start + bs],
+            self.peer.expected,
+        );
+        let header = match judged {
+            Err(content) => return self.unfit(now_us, recv, content),
+            Ok(h) if h.epoch < self.peer.epoch => {
+                // R6: an earlier run's block.
+                return self.unfit(now_us, recv, SlotContent::Stale);
             }
-            BlockCheck::BadHeader => return self.bad_block(now_us, recv, BadKind::Torn),
+            Ok(h) if h.epoch == self.peer.epoch && h.seq < self.peer.expected => {
+                // R7: this run's previous lap.
+                return self.unfit(now_us, recv, SlotContent::PreviousLap);
+            }
+            Ok(h) => h,
         };
-        self.bad = None;
-        if header.writer_node != sb.writer_node
-            || header.reader_node != sb.reader_node
-            || header.link_tag != sb.link_tag() as u32
-        {
-            let key = (header.epoch, header.seq);
-            if self.last_foreign != Some(key) {
-                self.last_foreign = Some(key);
-                self.counters.rejects_foreign += 1;
-            }
-            self.problem = Some(PeerProblem::Foreign {
-                writer_node: header.writer_node,
-            });
-            return Step::Wait;
-        }
-        if matches!(self.problem, Some(PeerProblem::Foreign { .. })) {
-            self.problem = None;
-        }
-        if let Some(key) = &self.cfg.auth_key {
-            if !key.verify_block(
-                &sb.link_id,
-                &self.read_buf.as_slice()[block_start..block_start + bs],
-            ) {
-                // A forged or altered block: never delivered. The genuine
-                // block for this sequence overwrites it, or, once the writer
-                // has provably moved on, it is skipped like a corrupt one.
-                let key = (header.epoch, header.seq);
-                if self.last_foreign != Some(key) {
-                    self.last_foreign = Some(key);
-                    self.counters.rejects_auth += 1;
-                }
-                return self.bad_block(now_us, recv, BadKind::Forged);
-            }
-        }
-        let ring = u64::from(self.geo.ring_blocks);
-        if header.seq % ring != self.peer.expected % ring {
-            // A genuine writer puts sequence s in slot s mod N only: this
-            // block was copied to the wrong place.
-            return self.bad_block(now_us, recv, BadKind::Torn);
-        }
-        if header.epoch < self.peer.epoch {
-            let key = (header.epoch, header.seq);
-            if self.last_stale != Some(key) {
-                self.last_stale = Some(key);
-                self.counters.rejects_stale += 1;
-            }
-            return self.not_yet_written(now_us, recv);
-        }
         if header.epoch > self.peer.epoch {
-            // The peer restarted and we see its new run before its record.
+            // R8: the peer restarted and we see its new run before its
+            // record: follow it from this block.
             self.adopt_epoch(header.epoch, header.seq);
             self.peer.state = Some(WriterState::Running);
         }
-        if header.seq < self.peer.expected {
-            return self.not_yet_written(now_us, recv); // the previous lap
-        }
         if header.seq > self.peer.expected {
-            // The writer lapped us (we were not live to it): count the loss
-            // and resynchronise on this block.
+            // R9: the writer lapped us (we were not live to it): count the
+            // loss and resynchronise on this block.
             self.counters.drops_blocks_missed += header.seq - self.peer.expected;
             self.drop_partial(true);
             self.peer.expected = header.seq;
         }
+        // R10: the expected block. Deliver.
+        self.bad = None;
+        self.foreign_held = None;
         self.note_ack(header.ack_epoch, header.ack_seq);
         self.peer.last_alive_us = now_us;
         let valid = header.valid_bytes as usize;
@@ -1453,78 +1570,118 @@ impl Link {
         Step::Delivered
     }
 
-    /// The expected slot holds no block of the expected sequence yet (never
-    /// written, an older lap, an older run). Normally the writer has not got
-    /// there; but once the writer's state record says it has moved past, the
-    /// block was lost on its way (a zeroed sector, a flipped magic, a write
-    /// the storage dropped) and waiting would stall the link for good, as
-    /// flow control holds a live writer within a ring of this reader. So
-    /// then it is retried for the torn grace like a bad block, and skipped.
-    fn not_yet_written<R: Volume>(&mut self, now_us: u64, recv: &mut R) -> Step {
-        if self.peer.next_seq_hint <= self.peer.expected {
+    /// The expected slot holds `content`, not the expected block (rows
+    /// R1–R7). Counted once per slot and kind when first seen; waited for
+    /// while the writer has not provably moved past the slot (column
+    /// "not past"); skipped, with nothing delivered from it, once it has
+    /// and the torn grace has run since the reader first stopped in this
+    /// run of unfit slots (column "past") — one grace for a run, not one
+    /// per slot.
+    fn unfit<R: Volume>(&mut self, now_us: u64, recv: &mut R, content: SlotContent) -> Step {
+        let expected = self.peer.expected;
+        let mut bad = match self.bad {
+            Some(bad) if bad.seq == expected => bad,
+            // A new slot of the run keeps the run's start; a new run
+            // starts now.
+            Some(bad) => BadBlock {
+                seq: expected,
+                since_us: bad.since_us,
+                counted: None,
+            },
+            None => BadBlock {
+                seq: expected,
+                since_us: now_us,
+                counted: None,
+            },
+        };
+        if bad.counted != Some(content) {
+            bad.counted = Some(content);
+            match content {
+                SlotContent::Torn => self.counters.rejects_torn += 1,
+                SlotContent::Inconsistent => self.counters.rejects_corrupt += 1,
+                SlotContent::Foreign { .. } => self.counters.rejects_foreign += 1,
+                SlotContent::Forged => self.counters.rejects_auth += 1,
+                SlotContent::Stale => self.counters.rejects_stale += 1,
+                SlotContent::Empty | SlotContent::PreviousLap => {}
+            }
+        }
+        let waits_for_writer = matches!(
+            content,
+            SlotContent::Empty | SlotContent::PreviousLap | SlotContent::Stale
+        );
+        if waits_for_writer && !self.hint_past(expected, bad.since_us) {
+            // Looks like a slot the writer has not reached yet, and its
+            // record agrees: the reader is caught up, no run is under way
+            // (a torn block met next gets its own grace).
+            self.bad = Some(BadBlock {
+                since_us: now_us,
+                ..bad
+            });
             return Step::Wait;
         }
-        self.bad_block(now_us, recv, BadKind::Missing)
+        // Plain mode: another link's block where this one's next block
+        // belongs is a configuration error (crossed mirrors) and named as
+        // the link's problem while the reader is held at it. Authenticated
+        // mode does not let it take the link down: anyone can write one
+        // (the link tag is not secret), so it only costs frames.
+        self.foreign_held = match content {
+            SlotContent::Foreign { writer_node } if self.cfg.auth_key.is_none() => {
+                Some(PeerProblem::Foreign { writer_node })
+            }
+            _ => None,
+        };
+        let grace_over = now_us.saturating_sub(bad.since_us) >= self.cfg.torn_grace_us;
+        if grace_over && self.writer_moved_past(expected, bad.since_us, recv) {
+            self.foreign_held = None;
+            // Column "past": skip. A torn block still torn after the grace
+            // is corrupt; the others were counted when first seen.
+            if content == SlotContent::Torn {
+                self.counters.rejects_corrupt += 1;
+            }
+            self.counters.drops_blocks_missed += 1;
+            self.drop_partial(true);
+            self.peer.expected += 1;
+            self.bad = Some(BadBlock {
+                seq: expected + 1,
+                since_us: bad.since_us,
+                counted: None,
+            });
+            return Step::Delivered;
+        }
+        self.bad = Some(bad);
+        Step::Wait
     }
 
-    /// A block at the expected slot that cannot be delivered: retried until
-    /// the writer has provably moved past it, then skipped. A torn block is
-    /// counted as a checksum failure when first seen and as corrupt when
-    /// skipped; a forged one is counted by the caller, and as corrupt when
-    /// skipped; a missing one only as a missed block.
-    fn bad_block<R: Volume>(&mut self, now_us: u64, recv: &mut R, kind: BadKind) -> Step {
-        let expected = self.peer.expected;
-        match self.bad {
-            Some(bad) if bad.seq == expected => {
-                let grace_over = now_us.saturating_sub(bad.since_us) >= self.cfg.torn_grace_us;
-                if grace_over && self.writer_moved_past(expected, bad.since_us, recv) {
-                    if kind != BadKind::Missing {
-                        self.counters.rejects_corrupt += 1;
-                    }
-                    self.counters.drops_blocks_missed += 1;
-                    self.drop_partial(true);
-                    self.peer.expected += 1;
-                    self.bad = None;
-                    return Step::Delivered;
-                }
-            }
-            _ => {
-                if kind == BadKind::Torn {
-                    self.counters.rejects_torn += 1;
-                }
-                self.bad = Some(BadBlock {
-                    seq: expected,
-                    since_us: now_us,
-                });
-            }
-        }
-        Step::Wait
+    /// The writer's state record, read since `since_us`, says it has
+    /// written sequence `seq` of the followed epoch.
+    fn hint_past(&self, seq: u64, since_us: u64) -> bool {
+        self.peer.hint_read_us >= since_us && self.peer.next_seq_hint > seq
     }
 
     /// Evidence that the writer finished block `seq` long ago: its state
     /// record (read after the block first failed) is past it, or the next
-    /// slot already holds the block after it (writes go in order).
+    /// slot already holds a later block of the same run, whole and genuine
+    /// (writes go in order).
     fn writer_moved_past<R: Volume>(&mut self, seq: u64, since_us: u64, recv: &mut R) -> bool {
-        if self.peer.hint_read_us >= since_us && self.peer.next_seq_hint > seq {
+        if self.hint_past(seq, since_us) {
             return true;
         }
+        let Some(sb) = self.recv_sb else {
+            return false;
+        };
         // The block buffer, not the read buffer: the caller still walks a
         // batch of blocks in the read buffer.
-        let buf = self.block_buf.as_mut_slice();
-        if recv.read_at(self.geo.slot_offset(seq + 1), buf).is_err() {
+        if recv
+            .read_at(self.geo.slot_offset(seq + 1), self.block_buf.as_mut_slice())
+            .is_err()
+        {
             self.counters.read_errors += 1;
             return false;
         }
-        let next_is_genuine = match (&self.cfg.auth_key, &self.recv_sb) {
-            (Some(key), Some(sb)) => key.verify_block(&sb.link_id, buf),
-            (Some(_), None) => false,
-            (None, _) => true,
-        };
-        next_is_genuine
-            && matches!(
-                DataHeader::check(buf, self.payload_cap),
-                BlockCheck::Valid(h) if h.epoch == self.peer.epoch && h.seq == seq + 1
-            )
+        matches!(
+            self.classify(&sb, self.block_buf.as_slice(), seq + 1),
+            Ok(h) if h.epoch == self.peer.epoch && h.seq > seq
+        )
     }
 
     /// Stops the link: writes what is packed as far as flow control allows,
@@ -1576,15 +1733,52 @@ enum Step {
     Wait,
 }
 
-/// Why the block at the expected slot cannot be delivered.
+/// What the expected slot holds instead of the expected block: rows
+/// R1–R7 of the reader rules' decision table (docs/FORMAT.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum BadKind {
-    /// Its checksum or header fails (a write in flight, or corruption).
+enum SlotContent {
+    /// R1: no magic (never written, zeroed, or the write was lost).
+    Empty,
+    /// R2: the CRC fails (a write in flight, or damage).
     Torn,
-    /// Its keyed MAC fails.
+    /// R3: the CRC holds but the header or frame stream is impossible, or
+    /// the block sits in another sequence's slot.
+    Inconsistent,
+    /// R4: another link's block (nodes or link tag differ).
+    Foreign { writer_node: u32 },
+    /// R5: the keyed MAC fails (authenticated mode).
     Forged,
-    /// It is not there (see [`Link::not_yet_written`]).
-    Missing,
+    /// R6: a block of an earlier run.
+    Stale,
+    /// R7: a block of this run's previous lap.
+    PreviousLap,
+}
+
+/// True when a frame stream is one a writer produces (the block's CRC, and
+/// MAC when authenticated, already hold): every length prefix from
+/// `first_frame` on is non-zero, and a frame runs past `valid_bytes` only
+/// in a full block (a writer continues a frame in the next block only
+/// when this one is full).
+fn payload_consistent(payload: &[u8], first_frame: u32, capacity: usize) -> bool {
+    if first_frame == NO_FRAME_START {
+        return true;
+    }
+    let valid = payload.len();
+    let mut pos = first_frame as usize;
+    while pos + FRAME_PREFIX_LEN <= valid {
+        let len = usize::from(u16::from_le_bytes([payload[pos], payload[pos + 1]]));
+        pos += FRAME_PREFIX_LEN;
+        if len == 0 {
+            return false;
+        }
+        if pos + len > valid {
+            return valid == capacity;
+        }
+        pos += len;
+    }
+    // A writer ends a block where its last frame ends (fewer than two
+    // bytes left: the block ends short, a prefix is never split).
+    pos == valid
 }
 
 /// Walks one block's payload: continues a spanning frame, delivers whole

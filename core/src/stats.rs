@@ -35,13 +35,17 @@ pub struct Counters {
     pub drops_shutdown: u64,
 
     /// Blocks seen with a bad checksum at least once (torn writes in progress
-    /// are retried; this counts each block once).
+    /// are retried; this counts each block once). Not part of
+    /// [`Counters::rejects`].
     pub rejects_torn: u64,
-    /// Blocks given up on as corrupt after the retry grace.
+    /// Blocks never delivered because their contents are wrong: still torn
+    /// when skipped after the retry grace, or whole (CRC holds) but
+    /// inconsistent (impossible header or frame stream, wrong slot).
     pub rejects_corrupt: u64,
-    /// Blocks of an earlier epoch found where a current one was expected.
+    /// Blocks of an earlier epoch found where a current one was expected,
+    /// and state records older than one already seen.
     pub rejects_stale: u64,
-    /// Blocks written by another link or node.
+    /// Blocks and state records written by another link or node.
     pub rejects_foreign: u64,
     /// Blocks or records whose keyed MAC did not verify.
     pub rejects_auth: u64,
@@ -67,10 +71,12 @@ impl Counters {
             + self.drops_shutdown
     }
 
-    /// Sum of every reject counter.
+    /// Blocks and records rejected, each once, under one reason: the
+    /// `rejects` of the state record. `rejects_torn` is not part of it
+    /// (most torn blocks heal; one that does not is counted once more, as
+    /// corrupt, when it is skipped).
     pub fn rejects(&self) -> u64 {
-        self.rejects_torn
-            + self.rejects_corrupt
+        self.rejects_corrupt
             + self.rejects_stale
             + self.rejects_foreign
             + self.rejects_auth
