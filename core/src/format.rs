@@ -21,6 +21,8 @@ pub const MIN_BLOCK_SIZE: u32 = 512;
 pub const MAX_BLOCK_SIZE: u32 = 1 << 20;
 /// Fewest ring slots a volume may have.
 pub const MIN_RING_BLOCKS: u32 = 8;
+/// Node numbers are 1 to this (a superblock naming another is refused).
+pub const MAX_NODE_ID: u32 = 32;
 /// Most ring slots a volume may have.
 pub const MAX_RING_BLOCKS: u32 = 1 << 24;
 /// Block index of the superblock.
@@ -243,6 +245,14 @@ impl Superblock {
         if flags & !SB_FLAG_AUTHENTICATED != 0 {
             return Err(FormatError::BadField("flags"));
         }
+        let (writer_node, reader_node) = (get_u32(b, WRITER_NODE), get_u32(b, READER_NODE));
+        if !(1..=MAX_NODE_ID).contains(&writer_node) {
+            return Err(FormatError::BadField("writer_node"));
+        }
+        if !(1..=MAX_NODE_ID).contains(&reader_node) || reader_node == writer_node {
+            // A volume carries traffic from one node to another.
+            return Err(FormatError::BadField("reader_node"));
+        }
         let mut link_id = [0u8; 16];
         link_id.copy_from_slice(&b[LINK_ID..LINK_ID + 16]);
         Ok(Self {
@@ -250,8 +260,8 @@ impl Superblock {
             ring_blocks,
             flags,
             link_id,
-            writer_node: get_u32(b, WRITER_NODE),
-            reader_node: get_u32(b, READER_NODE),
+            writer_node,
+            reader_node,
             formatted_at_ms: get_u64(b, FORMATTED_AT),
         })
     }
@@ -709,6 +719,38 @@ mod tests {
             Superblock::parse(&block),
             Err(FormatError::BadField("block_size"))
         );
+    }
+
+    /// Node numbers are 1..=32 and a volume's writer is not its reader:
+    /// nodes 0 and 33 and writer = reader are refused, CRC valid or not.
+    #[test]
+    fn superblock_rejects_nodes_out_of_range_and_writer_equal_reader() {
+        for (writer, reader, field) in [
+            (0, 2, "writer_node"),
+            (33, 2, "writer_node"),
+            (1, 0, "reader_node"),
+            (1, 33, "reader_node"),
+            (3, 3, "reader_node"),
+        ] {
+            let mut bad = sb();
+            bad.writer_node = writer;
+            bad.reader_node = reader;
+            let mut block = vec![0u8; 512];
+            bad.emit(&mut block);
+            assert_eq!(
+                Superblock::parse(&block),
+                Err(FormatError::BadField(field)),
+                "writer {writer}, reader {reader}"
+            );
+        }
+        for (writer, reader) in [(1, 32), (32, 1)] {
+            let mut good = sb();
+            good.writer_node = writer;
+            good.reader_node = reader;
+            let mut block = vec![0u8; 512];
+            good.emit(&mut block);
+            assert_eq!(Superblock::parse(&block), Ok(good));
+        }
     }
 
     #[test]

@@ -487,6 +487,12 @@ pub struct Link {
     /// (`None`: it was a current record of this link): named as the
     /// reason while no live peer is seen.
     record_issue: Option<PeerProblem>,
+    /// `record_issue` once it is the reason the link is down: no live peer
+    /// for a peer timeout (since the link opened, or since the peer was
+    /// last fresh), so a peer that starts a moment later is not blamed.
+    record_shown: Option<PeerProblem>,
+    /// When the link was opened.
+    opened_us: u64,
     /// The reader's position, and when it last changed (the stall watch).
     progress: ((u64, u64), u64),
     /// Set while the reader has been held at one slot for longer than the
@@ -645,6 +651,8 @@ impl Link {
             },
             bad: None,
             record_issue: None,
+            record_shown: None,
+            opened_us: now_us,
             progress: ((0, 0), now_us),
             stalled: None,
             foreign_held: None,
@@ -702,13 +710,7 @@ impl Link {
         self.problem
             .or(self.stalled)
             .or(self.foreign_held)
-            .or(match self.peer.state {
-                // What is wrong with the peer's record is the reason while no
-                // live peer is seen (a live one's record was read meanwhile).
-                None => self.record_issue,
-                Some(_) if !self.link_up => self.record_issue,
-                Some(_) => None,
-            })
+            .or(self.record_shown)
     }
     /// The send-volume write error that holds the link down, if one does
     /// (a full disk, an I/O error): the link is down until a write works.
@@ -1263,6 +1265,12 @@ impl Link {
     /// it got there, say the writer has written past it, reports the link
     /// down (never up while it delivers nothing of what the writer sends).
     fn watch_progress(&mut self, now_us: u64) {
+        let timeout = self.effective_peer_timeout_us();
+        self.record_shown = match self.peer.state {
+            None if now_us.saturating_sub(self.opened_us) >= timeout => self.record_issue,
+            Some(_) if !self.peer_fresh(now_us) => self.record_issue,
+            _ => None,
+        };
         let position = (self.peer.epoch, self.peer.expected);
         if position != self.progress.0 {
             self.progress = (position, now_us);

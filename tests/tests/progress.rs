@@ -668,3 +668,420 @@ proptest! {
         run_adversary(auth, &attacks, &frames_during, frames_after)?;
     }
 }
+
+// ---------------------------------------------------------------------------
+// The decision table of docs/FORMAT.md ("Reader rules"), row by row
+
+/// Steps B alone (A paused, its writes held by the test), B's own writes
+/// mirrored.
+fn step_b_only(rig: &mut FaultRig, ticks: u64) {
+    for _ in 0..ticks {
+        rig.now += TICK_US;
+        rig.b.step(rig.now).expect("B steps");
+        rig.ba.apply_all();
+    }
+}
+
+/// A victim frame that leaves 11 bytes of its block free (so a stray byte
+/// or a shortened valid_bytes can be made of it).
+fn victim_len(geo: Geometry, auth: bool) -> usize {
+    geo.payload_capacity(auth) - 2 - 11
+}
+
+/// Re-signs (authenticated mode) and reseals a block the test changed, as
+/// a writer holding the key would: only its contents make it unfit.
+fn reseal(auth: bool, block: &mut [u8]) {
+    if auth {
+        key().sign_block(&[0xa1; 16], block);
+    }
+    DataHeader::seal(block);
+}
+
+fn set_u32(block: &mut [u8], at: usize, v: u32) {
+    block[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Makes the unfit block of a row from the genuine one, the previous
+/// run's send volume and the rig.
+type MakeUnfit<'a> = dyn Fn(&[u8], &[u8], &FaultRig) -> Vec<u8> + 'a;
+
+/// One row with both columns: A writes the block of sequence `X` (its
+/// writes held); B finds `make(genuine block, previous run's volume,
+/// rig)` in that slot instead and, the writer not having moved past as far
+/// as B can tell, waits — its position stays, the slot is counted once in
+/// `counter` (`counted` times) however often it is read. Then A's writes
+/// reach B, but for that slot: the writer has moved past, B skips the slot
+/// within the bound and delivers the frames after it; the slot counts as
+/// missed, and `at_skip` more in `counter` (a torn block, corrupt).
+fn row(
+    name: &str,
+    auth: bool,
+    make: &MakeUnfit<'_>,
+    counter: fn(&volnic_core::Counters) -> u64,
+    counted: u64,
+    at_skip: u64,
+) -> u64 {
+    let (mut rig, previous_run, _) = rig_at(auth, Position::AfterWrap);
+    let len = victim_len(rig.geo, auth);
+    let seq = rig.a.link.next_seq();
+    let slot = rig.geo.slot_offset(seq);
+    let before = *rig.b.link.counters();
+    let delivered = rig.b.delivered.len();
+    let position = rig.b.link.peer_position();
+    rig.a.send_frame(&numbered_frame(900, len)).unwrap();
+    rig.a.step(rig.now).unwrap();
+    let mut held = Vec::new();
+    while let Some(w) = rig.ab.take() {
+        held.push(w);
+    }
+    let genuine = held
+        .iter()
+        .find(|w| w.offset == slot)
+        .expect("A wrote the block")
+        .data
+        .clone();
+    let unfit = make(&genuine, &previous_run, &rig);
+    let at = slot as usize;
+    rig.b_recv.0.borrow_mut().bytes[at..at + unfit.len()].copy_from_slice(&unfit);
+    // Column "not moved past": B alone for three graces (under the peer
+    // timeout, so A still counts as live).
+    step_b_only(&mut rig, 3 * TORN_GRACE_US / TICK_US);
+    assert_eq!(
+        rig.b.link.peer_position(),
+        position,
+        "{name}: skipped early"
+    );
+    assert_eq!(rig.b.delivered.len(), delivered, "{name}: delivered");
+    assert_eq!(
+        counter(rig.b.link.counters()) - counter(&before),
+        counted,
+        "{name}: counted once when first seen"
+    );
+    // Column "moved past": A's writes arrive, that slot's excepted.
+    for w in &held {
+        if w.offset != slot {
+            rig.ab.put(w);
+        }
+    }
+    for id in 901..904 {
+        rig.a.send_frame(&numbered_frame(id, len)).unwrap();
+    }
+    let start = rig.now;
+    while rig.b.delivered.len() == delivered && rig.now - start <= 4 * BOUND_US {
+        rig.step_both(TICK_US);
+    }
+    let took = rig.now - start;
+    assert!(took <= BOUND_US, "{name}: next frame after {took} µs");
+    rig.run(20, TICK_US);
+    assert_eq!(
+        checked_ids(&rig.b.delivered[delivered..]),
+        vec![901, 902, 903],
+        "{name}"
+    );
+    let c = rig.b.link.counters();
+    assert_eq!(
+        c.drops_blocks_missed - before.drops_blocks_missed,
+        1,
+        "{name}"
+    );
+    assert_eq!(
+        counter(c) - counter(&before),
+        counted + at_skip,
+        "{name}: {c:?}"
+    );
+    assert!(rig.b.link.link_up(), "{name}");
+    took
+}
+
+fn missed(c: &volnic_core::Counters) -> u64 {
+    c.drops_blocks_missed
+}
+
+/// R1: no magic — waited for, skipped once the writer moved past; counted
+/// only as missed.
+#[test]
+fn r1_no_magic() {
+    for auth in [false, true] {
+        row("R1", auth, &|g, _, _| vec![0; g.len()], missed, 0, 1);
+    }
+}
+
+/// R2, previous lap being overwritten: the first sector still the previous
+/// lap's (its header: epoch E, a lower sequence), the rest new. As R7:
+/// nothing counted but the miss.
+#[test]
+fn r2_torn_over_the_previous_lap_is_as_r7() {
+    for auth in [false, true] {
+        row(
+            "R2/R7",
+            auth,
+            &|g, _, rig| {
+                let at = rig.geo.slot_offset(rig.a.link.next_seq() - 1) as usize;
+                let mut b = g.to_vec();
+                b[..SECTOR].copy_from_slice(&rig.b_recv.0.borrow().bytes[at..at + SECTOR]);
+                b
+            },
+            |c| c.rejects_torn + c.rejects_corrupt,
+            0,
+            0,
+        );
+    }
+}
+
+/// R2: the CRC fails (torn for good): `rejects_torn` once when first seen,
+/// `rejects_corrupt` once when skipped.
+#[test]
+fn r2_crc_fails() {
+    for auth in [false, true] {
+        row(
+            "R2",
+            auth,
+            &|g, previous, rig| {
+                let at = rig.geo.slot_offset(rig.a.link.next_seq() - 1) as usize;
+                let mut b = g.to_vec();
+                b[SECTOR..].copy_from_slice(&previous[at + SECTOR..at + g.len()]);
+                b
+            },
+            |c| c.rejects_torn,
+            1,
+            0,
+        );
+        row(
+            "R2 corrupt",
+            auth,
+            &|g, _, _| {
+                let mut b = g.to_vec();
+                b[300] ^= 4;
+                b
+            },
+            |c| c.rejects_corrupt,
+            0,
+            1,
+        );
+    }
+}
+
+/// R3: the CRC (and MAC) hold but the contents are inconsistent — each
+/// case of FORMAT.md's list — or the block sits in another sequence's
+/// slot: `rejects_corrupt` once, never delivered, skipped.
+#[test]
+fn r3_inconsistent_contents() {
+    use db_field::{FIRST_FRAME, HEADER_LEN, VALID_BYTES, VERSION};
+    type Edit = fn(&mut [u8], usize);
+    let cases: [(&str, Edit); 7] = [
+        ("version 2", |b, _| b[VERSION] = 2),
+        ("header_len 63", |b, _| b[HEADER_LEN] = 63),
+        ("valid_bytes > capacity", |b, cap| {
+            set_u32(b, VALID_BYTES, cap as u32 + 1)
+        }),
+        ("first_frame = valid_bytes", |b, _| {
+            let valid = u32::from_le_bytes(b[VALID_BYTES..VALID_BYTES + 4].try_into().unwrap());
+            set_u32(b, FIRST_FRAME, valid)
+        }),
+        ("zero length", |b, _| b[64..66].fill(0)),
+        ("frame past valid_bytes in a block not full", |b, _| {
+            let valid = u32::from_le_bytes(b[VALID_BYTES..VALID_BYTES + 4].try_into().unwrap());
+            set_u32(b, VALID_BYTES, valid - 1)
+        }),
+        ("stray byte after the last frame", |b, _| {
+            let valid = u32::from_le_bytes(b[VALID_BYTES..VALID_BYTES + 4].try_into().unwrap());
+            set_u32(b, VALID_BYTES, valid + 1)
+        }),
+    ];
+    for auth in [false, true] {
+        for (name, edit) in cases {
+            row(
+                name,
+                auth,
+                &|g, _, rig| {
+                    let mut b = g.to_vec();
+                    edit(&mut b, rig.geo.payload_capacity(auth));
+                    reseal(auth, &mut b);
+                    b
+                },
+                |c| c.rejects_corrupt,
+                1,
+                0,
+            );
+        }
+        row(
+            "another sequence's slot",
+            auth,
+            &|g, _, rig| {
+                // The previous lap's block of the next slot, whole and
+                // genuine, copied into this one.
+                let at = rig.geo.slot_offset(rig.a.link.next_seq()) as usize;
+                rig.b_recv.0.borrow().bytes[at..at + g.len()].to_vec()
+            },
+            |c| c.rejects_corrupt,
+            1,
+            0,
+        );
+    }
+}
+
+/// R4: another link's block: `rejects_foreign`, skipped; in plain mode the
+/// link is named down while the reader waits at it (checked in
+/// `nothing_is_skipped_before_the_writer_moved_past`).
+#[test]
+fn r4_foreign() {
+    for auth in [false, true] {
+        row(
+            "R4",
+            auth,
+            &|g, prev, rig| {
+                let seq = rig.a.link.next_seq() - 1;
+                replacement(Content::Foreign, auth, rig.geo, g, prev, seq).unwrap()
+            },
+            |c| c.rejects_foreign,
+            1,
+            0,
+        );
+    }
+}
+
+/// R5: the MAC fails (authenticated mode): `rejects_auth`, skipped.
+#[test]
+fn r5_mac_fails() {
+    row(
+        "R5",
+        true,
+        &|g, prev, rig| {
+            let seq = rig.a.link.next_seq() - 1;
+            replacement(Content::BadMac, true, rig.geo, g, prev, seq).unwrap()
+        },
+        |c| c.rejects_auth,
+        1,
+        0,
+    );
+}
+
+/// R6: an earlier run's block: `rejects_stale`, skipped.
+#[test]
+fn r6_stale_epoch() {
+    for auth in [false, true] {
+        row(
+            "R6",
+            auth,
+            &|g, prev, rig| {
+                let at = rig.geo.slot_offset(rig.a.link.next_seq() - 1) as usize;
+                prev[at..at + g.len()].to_vec()
+            },
+            |c| c.rejects_stale,
+            1,
+            0,
+        );
+    }
+}
+
+/// R7: this run's previous lap (the write lost): only the miss counted.
+#[test]
+fn r7_previous_lap() {
+    for auth in [false, true] {
+        row(
+            "R7",
+            auth,
+            &|g, _, rig| {
+                let at = rig.geo.slot_offset(rig.a.link.next_seq() - 1) as usize;
+                rig.b_recv.0.borrow().bytes[at..at + g.len()].to_vec()
+            },
+            |c| c.rejects_stale + c.rejects_corrupt,
+            0,
+            0,
+        );
+    }
+}
+
+/// R8: a block of a later epoch where the reader expects the next: the
+/// peer restarted; the reader follows the new run from that block, seen
+/// before any record of the new run, counts the restart and delivers it.
+#[test]
+fn r8_later_epoch_is_followed() {
+    for auth in [false, true] {
+        let mut rig = rig(auth, RING, &tune(auth));
+        let len = one_block(rig.geo, auth);
+        send_blocks(&mut rig, 0..u64::from(RING), len);
+        let (epoch, expected) = rig.b.link.peer_position();
+        assert_eq!(expected % u64::from(RING), 0, "B expects slot 0");
+        let restarts = rig.b.link.counters().peer_restarts;
+        // A restarts; only its data blocks reach B (its records held).
+        rig.ab.apply_all();
+        let mut a = FaultRig::open_node(1, &rig.a_send, &rig.a_recv, rig.now, &tune(auth)).unwrap();
+        while a.link.claiming() {
+            rig.now += 10_000;
+            a.step(rig.now).unwrap();
+        }
+        a.send_frame(&numbered_frame(50, len)).unwrap();
+        a.step(rig.now).unwrap();
+        let ring_start = 2 * u64::from(BS);
+        let mut records = Vec::new();
+        while let Some(w) = a.send.faults.borrow_mut().log.pop_front() {
+            if w.offset >= ring_start {
+                rig.ab.put(&w);
+            } else {
+                records.push(w);
+            }
+        }
+        step_b_only(&mut rig, 2);
+        let (new_epoch, next) = rig.b.link.peer_position();
+        assert!(new_epoch > epoch, "auth {auth}");
+        assert_eq!(next, 1);
+        assert_eq!(checked_ids(&rig.b.delivered).last(), Some(&50));
+        assert_eq!(rig.b.link.counters().peer_restarts, restarts + 1);
+        // And with its records the new run carries on, link up.
+        for w in &records {
+            rig.ab.put(w);
+        }
+        rig.ab.from = a.send.faults.clone();
+        rig.a = a;
+        rig.run(100, TICK_US);
+        send_blocks(&mut rig, 51..53, len);
+        assert!(rig.b.link.link_up());
+    }
+}
+
+/// R9: a later block of the followed run where the reader expects the
+/// next: the writer lapped the reader (it was not live to it). The blocks
+/// in between are counted lost and the reader goes on from that block.
+#[test]
+fn r9_writer_lapped_the_reader() {
+    let mut rig = rig(false, RING, &tune(false));
+    let len = one_block(rig.geo, false);
+    let (_, expected) = rig.b.link.peer_position();
+    let missed = rig.b.link.counters().drops_blocks_missed;
+    // B pauses past the peer timeout: A stops holding back and writes a
+    // ring and three more.
+    let n = u64::from(RING) + 3;
+    for id in 0..n {
+        rig.a.send_frame(&numbered_frame(id, len)).unwrap();
+    }
+    for _ in 0..(2 * PEER_TIMEOUT_US / TICK_US) {
+        rig.now += TICK_US;
+        rig.a.step(rig.now).unwrap();
+        rig.ab.apply_all();
+    }
+    assert_eq!(rig.a.link.next_seq(), expected + n);
+    rig.run(30, TICK_US);
+    // Slot 0 holds block 8 (the ring's second lap): blocks 0–7 are lost,
+    // 8, 9 and 10 delivered; slot 3 then holds block 3, the previous lap.
+    let ids = checked_ids(&rig.b.delivered);
+    assert_eq!(ids, vec![8, 9, 10]);
+    assert_eq!(
+        rig.b.link.counters().drops_blocks_missed,
+        missed + u64::from(RING)
+    );
+}
+
+/// R10: the expected block is delivered, once, and the position moves.
+#[test]
+fn r10_expected_block_is_delivered() {
+    for auth in [false, true] {
+        let mut rig = rig(auth, RING, &tune(auth));
+        let (_, expected) = rig.b.link.peer_position();
+        rig.a.send_frame(&numbered_frame(7, 100)).unwrap();
+        rig.run(5, TICK_US);
+        assert_eq!(checked_ids(&rig.b.delivered), vec![7]);
+        assert_eq!(rig.b.link.peer_position().1, expected + 1);
+        assert_eq!(rig.b.link.counters().blocks_read, 1);
+    }
+}
