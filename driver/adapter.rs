@@ -231,7 +231,7 @@ fn read_auth_key<P: Platform>(path: &str) -> Result<AuthKey, String> {
     let bytes = P::read_small_file(path, MAX_KEY_FILE).map_err(|e| {
         format!("AuthKeyFile '{path}': {e}: give the path of the key file both nodes share")
     })?;
-    AuthKey::from_secret(bytes.trim_ascii_end()).map_err(|e| format!("AuthKeyFile '{path}': {e}"))
+    AuthKey::from_key_file(&bytes).map_err(|e| format!("AuthKeyFile '{path}': {e}"))
 }
 
 fn open_engine<P: Platform>(config: &AdapterConfig) -> Result<Engine<P>, OpenFailure> {

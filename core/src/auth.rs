@@ -24,11 +24,16 @@ impl core::fmt::Debug for AuthKey {
     }
 }
 
+/// Largest key file any host reads, in bytes.
+pub const MAX_KEY_FILE: usize = 4096;
+
 /// Why a secret was not accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyError {
     /// Fewer than 16 bytes of secret.
     TooShort(usize),
+    /// More than [`MAX_KEY_FILE`] bytes: not a key file.
+    TooLong(usize),
 }
 
 impl core::fmt::Display for KeyError {
@@ -38,13 +43,31 @@ impl core::fmt::Display for KeyError {
                 f,
                 "the shared secret has {n} bytes; use at least 16 random bytes (e.g. `head -c 32 /dev/urandom`)"
             ),
+            KeyError::TooLong(n) => write!(
+                f,
+                "the key file holds {n} bytes, more than a key file may ({MAX_KEY_FILE}): is it the right file? (`volnic keygen FILE` makes one)"
+            ),
         }
     }
 }
 
 impl AuthKey {
-    /// Derives the key from the secret's bytes (a key file's contents, with
-    /// surrounding whitespace removed by the host).
+    /// The key of a key file: **the secret is the file's exact bytes**,
+    /// all of them, nothing trimmed or decoded (a trailing newline is part
+    /// of the secret), 16 to [`MAX_KEY_FILE`] of them. The one rule every
+    /// host applies (docs/FORMAT.md, *Authenticated mode*; docs/SECURITY.md):
+    /// the Linux endpoint and the Windows miniport both call this on the
+    /// bytes they read. `volnic keygen` writes 64 hex digits and no
+    /// newline, and those 64 ASCII bytes are the secret.
+    pub fn from_key_file(contents: &[u8]) -> Result<Self, KeyError> {
+        if contents.len() > MAX_KEY_FILE {
+            return Err(KeyError::TooLong(contents.len()));
+        }
+        Self::from_secret(contents)
+    }
+
+    /// Derives the key from the secret's bytes, as given (see
+    /// [`AuthKey::from_key_file`] for where they come from).
     pub fn from_secret(secret: &[u8]) -> Result<Self, KeyError> {
         if secret.len() < 16 {
             return Err(KeyError::TooShort(secret.len()));
@@ -112,5 +135,33 @@ mod tests {
         block[70] ^= 1;
         assert!(!key.verify_block(&link, &block));
         assert_eq!(AuthKey::from_secret(b"short"), Err(KeyError::TooShort(5)));
+    }
+
+    /// A key file's exact bytes are the secret: a trailing newline, space
+    /// or CR makes another key (nothing is trimmed), 16 bytes are enough,
+    /// 15 are not, whitespace counted; past 4096 bytes it is no key file.
+    #[test]
+    fn key_file_rule_is_the_exact_bytes() {
+        let hex = b"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let key = AuthKey::from_key_file(hex).unwrap();
+        assert_eq!(key, AuthKey::from_secret(hex).unwrap());
+        for tail in [&b"\n"[..], b"\r\n", b" ", b"\t", b"\x0c"] {
+            let mut with = hex.to_vec();
+            with.extend_from_slice(tail);
+            assert_ne!(AuthKey::from_key_file(&with).unwrap(), key, "{tail:?}");
+        }
+        let mut spaced = b" ".to_vec();
+        spaced.extend_from_slice(hex);
+        assert_ne!(AuthKey::from_key_file(&spaced).unwrap(), key);
+        assert!(AuthKey::from_key_file(b"0123456789abcde\n").is_ok());
+        assert_eq!(
+            AuthKey::from_key_file(b"0123456789abcd\n"),
+            Err(KeyError::TooShort(15))
+        );
+        assert!(AuthKey::from_key_file(&[0x20; MAX_KEY_FILE]).is_ok());
+        assert_eq!(
+            AuthKey::from_key_file(&[0x20; MAX_KEY_FILE + 1]),
+            Err(KeyError::TooLong(MAX_KEY_FILE + 1))
+        );
     }
 }

@@ -316,3 +316,46 @@ fn blocks_of_this_link_replayed_are_never_delivered() {
         rig.b.link.counters().rejects_stale
     );
 }
+
+/// The key-file rule (docs/SECURITY.md): the secret is the file's exact
+/// bytes. The Linux endpoint's reader (`volnic_tools::keyfile`) gives the
+/// key the engine's rule gives for the same bytes (the driver calls that
+/// rule too), a key file with a newline at the end is another key than
+/// the same text without one, and two nodes whose files differ so stay
+/// down naming the key.
+#[test]
+fn key_file_rule_is_the_exact_bytes_on_every_host() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let text = b"4f1c0e5d9a7b3c2e8f6a1d0b9c8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e";
+    let mut keys = Vec::new();
+    for (name, tail) in [
+        ("plain", &b""[..]),
+        ("lf", b"\n"),
+        ("crlf", b"\r\n"),
+        ("space", b" "),
+    ] {
+        let path = dir.path().join(name);
+        let mut bytes = text.to_vec();
+        bytes.extend_from_slice(tail);
+        std::fs::write(&path, &bytes).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let read = volnic_tools::keyfile::read_key_file(&path).unwrap();
+        assert_eq!(read, AuthKey::from_key_file(&bytes).unwrap(), "{name}");
+        assert!(
+            !keys.contains(&read),
+            "{name}: the same key as another file"
+        );
+        keys.push(read);
+    }
+    let (with_newline, without) = (keys[1].clone(), keys[0].clone());
+    let rig = Rig::with(512, 16, 0, SB_FLAG_AUTHENTICATED, |cfg| {
+        cfg.auth_key = Some(if cfg.node_id == 1 {
+            with_newline.clone()
+        } else {
+            without.clone()
+        });
+    });
+    assert!(!rig.a.link.link_up() && !rig.b.link.link_up());
+    assert_eq!(rig.b.link.peer_problem(), Some(PeerProblem::AuthFailed));
+}

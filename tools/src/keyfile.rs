@@ -126,12 +126,14 @@ pub fn read_secret(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 /// Reads the shared secret of authenticated mode and derives the key. The
-/// secret is the file's bytes with trailing white space (the newline an
-/// editor adds) removed, as before.
+/// secret is the file's exact bytes, nothing trimmed
+/// ([`AuthKey::from_key_file`], the rule the Windows driver applies too):
+/// a newline at the end is part of it.
 pub fn read_key_file(path: &Path) -> Result<AuthKey, String> {
     let secret = read_secret(path)?;
-    let result = AuthKey::from_secret(secret.trim_ascii_end())
-        .map_err(|e| format!("key file {}: {e}", path.display()));
+    // The one key-file rule, in the engine: the file's exact bytes.
+    let result =
+        AuthKey::from_key_file(&secret).map_err(|e| format!("key file {}: {e}", path.display()));
     // Do not leave the secret in freed memory longer than needed.
     let mut secret = secret;
     secret.iter_mut().for_each(|b| *b = 0);
@@ -155,7 +157,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = write_key(dir.path(), "k", b"0123456789abcdef-secret\n", 0o600);
         let key = read_key_file(&path).unwrap();
+        // The exact bytes, the newline included (docs/SECURITY.md).
         assert_eq!(
+            key,
+            AuthKey::from_secret(b"0123456789abcdef-secret\n").unwrap()
+        );
+        assert_ne!(
             key,
             AuthKey::from_secret(b"0123456789abcdef-secret").unwrap()
         );

@@ -3,9 +3,12 @@
 //! mode 0600 whatever the umask, refusing to replace an existing file
 //! without `--force`. The key is never printed.
 //!
-//! The secret is the file's text (as every key file's bytes are today), so
-//! the same file works on every volnic node; copy it to the peer over a
-//! secure channel and keep it mode 0600 there too.
+//! The secret is the file's exact bytes — here its 64 ASCII hex digits,
+//! with no newline — the one key-file rule of every volnic host
+//! (`volnic_core::auth::AuthKey::from_key_file`, docs/SECURITY.md), so the
+//! same file works on every node, Linux or Windows; copy it to the peer
+//! byte for byte over a secure channel (not retyped: an editor's newline
+//! makes another key) and keep it mode 0600 there too.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -90,7 +93,12 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.len(), 64);
         assert!(text.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert!(crate::keyfile::read_key_file(&path).is_ok());
+        // The key is the file's 64 bytes as written, as the engine's rule
+        // (and so the driver) reads them.
+        assert_eq!(
+            crate::keyfile::read_key_file(&path).unwrap(),
+            volnic_core::auth::AuthKey::from_key_file(text.as_bytes()).unwrap()
+        );
         // Two keys differ.
         let other = dir.path().join("k2.key");
         keygen(&other, false).unwrap();
