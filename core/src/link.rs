@@ -1311,6 +1311,12 @@ impl Link {
             self.read_peer_state(now_us, recv);
         }
         let Some(sb) = self.recv_sb else { return };
+        if self.peer.epoch == 0 {
+            // No state record of the peer followed yet: the reader's
+            // starting position comes from one (reader rules), and a
+            // block alone never makes a peer live.
+            return;
+        }
         // Read one slot; while blocks keep coming, read twice as many
         // consecutive slots in one I/O each time (up to the ring's end and
         // `max_read_blocks` per poll): one block per read when idle, large
