@@ -16,7 +16,21 @@ pub struct AlignedBuf {
 
 impl AlignedBuf {
     pub fn new(len: usize) -> Self {
-        let storage = vec![0u8; len + IO_ALIGN];
+        Self::over(vec![0u8; len + IO_ALIGN], len)
+    }
+
+    /// As [`AlignedBuf::new`], but `None` where the memory cannot be had:
+    /// buffers sized by what a volume says are made this way in a kernel,
+    /// where a failed allocation must be an error, never an abort.
+    pub fn try_new(len: usize) -> Option<Self> {
+        let total = len.checked_add(IO_ALIGN)?;
+        let mut storage = Vec::new();
+        storage.try_reserve_exact(total).ok()?;
+        storage.resize(total, 0);
+        Some(Self::over(storage, len))
+    }
+
+    fn over(storage: Vec<u8>, len: usize) -> Self {
         let misalign = storage.as_ptr() as usize % IO_ALIGN;
         let start = (IO_ALIGN - misalign) % IO_ALIGN;
         Self {
@@ -53,6 +67,11 @@ mod tests {
             let b = AlignedBuf::new(len);
             assert_eq!(b.as_slice().as_ptr() as usize % IO_ALIGN, 0);
             assert_eq!(b.len(), len);
+            let t = AlignedBuf::try_new(len).unwrap();
+            assert_eq!(t.as_slice().as_ptr() as usize % IO_ALIGN, 0);
+            assert_eq!(t.len(), len);
         }
+        assert!(AlignedBuf::try_new(usize::MAX / 2).is_none());
+        assert!(AlignedBuf::try_new(usize::MAX).is_none());
     }
 }

@@ -166,6 +166,9 @@ pub enum LinkError {
     /// The send volume stopped being this writer's while it ran: it stopped
     /// writing at once and the link is down.
     SendLost(LostCause),
+    /// The memory for the link's block buffers (sized by the volume's
+    /// block size) could not be had.
+    OutOfMemory,
 }
 
 /// Who overwrote a claim or a running writer's record, as far as its record
@@ -267,6 +270,7 @@ impl fmt::Display for LinkError {
             }
             LinkError::SendInUse { host, epoch } => write!(f, "send volume is being written by another live node '{}' (epoch {epoch}): two nodes must not share a send volume; give each node its own (check the volume paths and NodeId on both)", host_str(host)),
             LinkError::AuthNotConfigured => f.write_str("send volume is formatted for authenticated blocks but no key is configured: set the key file"),
+            LinkError::OutOfMemory => f.write_str("out of memory for the link's block buffers: free memory, or format the volumes with smaller blocks"),
             LinkError::VolumeNotAuthenticated => f.write_str("a key is configured but the send volume was formatted without authentication: reformat it with `volnic format --authenticated`"),
             LinkError::ClaimLost(c) => write!(f, "send volume was claimed at the same time by {c}: this node yields and wrote nothing but its claim; two nodes must not share a send volume; give each node its own (check the volume paths and NodeId on both)"),
             LinkError::SendLost(cause) => write!(f, "stopped writing: {cause}"),
@@ -550,14 +554,15 @@ impl Link {
         now_us: u64,
         epoch_seed: u64,
     ) -> Result<Link, LinkError> {
-        let mut first = AlignedBuf::new(4096);
+        let mut first = AlignedBuf::try_new(4096).ok_or(LinkError::OutOfMemory)?;
         send.read_at(0, &mut first.as_mut_slice()[..512])
             .map_err(LinkError::SendIo)?;
         let send_sb = Superblock::parse(first.as_slice()).map_err(LinkError::SendNotFormatted)?;
         if send_sb.writer_node != cfg.node_id {
             // Name the other writer as its state record does, if it can be read.
             let geo = send_sb.geometry();
-            let mut state = AlignedBuf::new(geo.block_size as usize);
+            let mut state =
+                AlignedBuf::try_new(geo.block_size as usize).ok_or(LinkError::OutOfMemory)?;
             let host = send
                 .read_at(geo.state_offset(), state.as_mut_slice())
                 .ok()
@@ -582,7 +587,7 @@ impl Link {
             });
         }
         let bs = geo.block_size as usize;
-        let mut block_buf = AlignedBuf::new(bs);
+        let mut block_buf = AlignedBuf::try_new(bs).ok_or(LinkError::OutOfMemory)?;
         send.read_at(geo.state_offset(), block_buf.as_mut_slice())
             .map_err(LinkError::SendIo)?;
         let previous = StateRecord::parse(block_buf.as_slice()).ok();
@@ -607,13 +612,16 @@ impl Link {
         let mut claim_basis = [0u8; STATE_LEN];
         claim_basis.copy_from_slice(&block_buf.as_slice()[..STATE_LEN]);
         let payload_cap = geo.payload_capacity(send_sb.authenticated());
-        let packer = Packer::new(
+        let packer = Packer::try_new(
             bs,
             payload_cap,
             cfg.max_batch_bytes / bs,
             cfg.flush_delay_us,
-        );
-        let read_buf = AlignedBuf::new(bs * (cfg.max_read_bytes / bs).max(1));
+        )
+        .ok_or(LinkError::OutOfMemory)?;
+        let read_buf = AlignedBuf::try_new(bs * (cfg.max_read_bytes / bs).max(1))
+            .ok_or(LinkError::OutOfMemory)?;
+        let check_buf = AlignedBuf::try_new(2 * bs).ok_or(LinkError::OutOfMemory)?;
         let mut link = Link {
             send_sb,
             geo,
@@ -663,7 +671,7 @@ impl Link {
             nonce,
             own_sb,
             own_record: None,
-            check_buf: AlignedBuf::new(2 * bs),
+            check_buf,
             claim_basis,
             cfg,
         };

@@ -60,6 +60,29 @@ impl Packer {
         }
     }
 
+    /// As [`Packer::new`], but `None` where the memory cannot be had (the
+    /// block size is the volume's).
+    pub fn try_new(
+        block_size: usize,
+        payload_cap: usize,
+        max_blocks: usize,
+        flush_delay_us: u64,
+    ) -> Option<Self> {
+        let max_blocks = max_blocks.max(1);
+        let mut blocks = Vec::new();
+        blocks.try_reserve_exact(max_blocks).ok()?;
+        Some(Self {
+            block_size,
+            payload_cap,
+            max_blocks,
+            batch: AlignedBuf::try_new(block_size.checked_mul(max_blocks)?)?,
+            blocks,
+            last_open: false,
+            open_since_us: 0,
+            flush_delay_us,
+        })
+    }
+
     /// Blocks formed and not yet handed out, the open one included.
     pub fn pending_blocks(&self) -> usize {
         self.blocks.len()
