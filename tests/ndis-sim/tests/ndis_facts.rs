@@ -268,41 +268,26 @@ fn collect(decls: &mut Decls, items: &[Item], file: &'static str) -> Result<(), 
                 if !c {
                     continue;
                 }
-                let fields = field_list(s.fields.iter());
-                let generic = s.generics.type_params().next().map(|p| p.ident.to_string());
-                let name = s.ident.to_string();
-                if file == "ndis" {
-                    decls.ndis_structs.push(name.clone());
-                }
-                decls.structs.insert(
-                    name,
-                    StructDecl {
-                        fields,
-                        union: false,
-                        min_align,
-                        generic,
-                    },
-                );
+                let decl = StructDecl {
+                    fields: field_list(s.fields.iter()),
+                    union: false,
+                    min_align,
+                    generic: s.generics.type_params().next().map(|p| p.ident.to_string()),
+                };
+                decls.add_record(s.ident.to_string(), decl, file);
             }
             Item::Union(u) => {
                 let (c, min_align) = repr_of(&u.attrs);
                 if !c {
                     return Err(format!("union {} is not #[repr(C)]", u.ident));
                 }
-                let fields = field_list(u.fields.named.iter());
-                let name = u.ident.to_string();
-                if file == "ndis" {
-                    decls.ndis_structs.push(name.clone());
-                }
-                decls.structs.insert(
-                    name,
-                    StructDecl {
-                        fields,
-                        union: true,
-                        min_align,
-                        generic: None,
-                    },
-                );
+                let decl = StructDecl {
+                    fields: field_list(u.fields.named.iter()),
+                    union: true,
+                    min_align,
+                    generic: None,
+                };
+                decls.add_record(u.ident.to_string(), decl, file);
             }
             Item::ForeignMod(m) => {
                 let abi = m.abi.name.as_ref().map(|n| n.value());
@@ -373,6 +358,14 @@ fn mask(value: i128, ty: &str) -> u64 {
 }
 
 impl Decls {
+    /// Records a `repr(C)` struct or union of `file`.
+    fn add_record(&mut self, name: String, decl: StructDecl, file: &str) {
+        if file == "ndis" {
+            self.ndis_structs.push(name.clone());
+        }
+        self.structs.insert(name, decl);
+    }
+
     fn parse(sources: &Sources) -> Result<Decls, String> {
         let mut decls = Decls::default();
         for (file, text) in [
