@@ -321,6 +321,7 @@ pub mod st_field {
     pub const CLAIM_NONCE: usize = 152; // u64, random per run, 0: none
     pub const STATE_INTERVAL_MS: usize = 160; // u32, the writer's state interval, 0: not declared
     pub const PEER_TIMEOUT_MS: usize = 164; // u32, the writer's peer timeout, 0: not declared
+    pub const ACK_LINK_TAG: usize = 168; // u32, low 32 bits of the acknowledged volume's link tag, 0: not given
     pub const RESERVED: usize = 168; // zero up to MAC
     pub const MAC: usize = 216; // [u8; 32] keyed MAC when authenticated, else zero
     pub const CRC: usize = 252; // u32
@@ -409,6 +410,10 @@ pub struct StateExt {
     pub state_interval_ms: u32,
     /// The writer's own peer timeout, in ms.
     pub peer_timeout_ms: u32,
+    /// Low 32 bits of the link tag of the receive volume whose run
+    /// ack_epoch/ack_seq acknowledge (0: not given): where this node's
+    /// reader stood, so a restarted reader never goes back.
+    pub ack_link_tag: u32,
 }
 
 impl StateExt {
@@ -423,6 +428,7 @@ impl StateExt {
             claim_nonce: get_u64(bytes, CLAIM_NONCE),
             state_interval_ms: get_u32(bytes, STATE_INTERVAL_MS),
             peer_timeout_ms: get_u32(bytes, PEER_TIMEOUT_MS),
+            ack_link_tag: get_u32(bytes, ACK_LINK_TAG),
         }
     }
 }
@@ -514,6 +520,7 @@ impl StateRecord {
         put_u64(b, CLAIM_NONCE, ext.claim_nonce);
         put_u32(b, STATE_INTERVAL_MS, ext.state_interval_ms);
         put_u32(b, PEER_TIMEOUT_MS, ext.peer_timeout_ms);
+        put_u32(b, ACK_LINK_TAG, ext.ack_link_tag);
         b[st_field::MAC..st_field::MAC + MAC_LEN].copy_from_slice(&self.mac);
         let crc = block_crc(b, CRC);
         put_u32(b, CRC, crc);

@@ -497,6 +497,12 @@ pub struct Link {
     record_shown: Option<PeerProblem>,
     /// When the link was opened.
     opened_us: u64,
+    /// Never backwards: for the last few receive volumes followed (by the
+    /// low 32 bits of their link tag, the one blocks carry), the highest
+    /// position reached — (tag, epoch, next sequence); tag 0: empty. The
+    /// first comes from this node's own last state record (its ack
+    /// fields), so a restarted reader does not go back either.
+    high_water: [(u32, u64, u64); 4],
     /// The reader's position, and when it last changed (the stall watch).
     progress: ((u64, u64), u64),
     /// Set while the reader has been held at one slot for longer than the
@@ -661,6 +667,7 @@ impl Link {
             record_issue: None,
             record_shown: None,
             opened_us: now_us,
+            high_water: [(0, 0, 0); 4],
             progress: ((0, 0), now_us),
             stalled: None,
             foreign_held: None,
@@ -675,6 +682,14 @@ impl Link {
             claim_basis,
             cfg,
         };
+        // Where this node's reader stood when it last wrote its record
+        // (a previous run of this endpoint): it never goes back past that.
+        if let Some(rec) = previous {
+            let ext = StateExt::read(link.block_buf.as_slice());
+            if ext.ack_link_tag != 0 && rec.ack_epoch != 0 {
+                link.high_water[0] = (ext.ack_link_tag, rec.ack_epoch, rec.ack_seq);
+            }
+        }
         // The receive volume must be reachable now; its contents may still be
         // unformatted (the peer may not have started), which only keeps the
         // link down.
@@ -1159,6 +1174,10 @@ impl Link {
             peer_timeout_ms: u32::try_from(self.cfg.peer_timeout_us / 1000)
                 .unwrap_or(u32::MAX)
                 .max(1),
+            ack_link_tag: match self.followed_sb {
+                Some(sb) if self.peer.epoch != 0 => sb.link_tag() as u32,
+                _ => 0,
+            },
         };
         let buf = self.block_buf.as_mut_slice();
         buf.fill(0);
@@ -1241,7 +1260,11 @@ impl Link {
         }
         self.recv_sb = Some(sb);
         if self.followed_sb != Some(sb) {
-            // A new or replaced receive volume: follow it from scratch.
+            // A new or replaced receive volume: follow it from scratch —
+            // but where the one it replaces had got to is kept, so that
+            // volume coming back (a superblock swapped and restored) is
+            // never followed from further back.
+            self.remember_position();
             self.followed_sb = Some(sb);
             self.peer.epoch = 0;
             self.peer.expected = 0;
@@ -1273,6 +1296,7 @@ impl Link {
     /// it got there, say the writer has written past it, reports the link
     /// down (never up while it delivers nothing of what the writer sends).
     fn watch_progress(&mut self, now_us: u64) {
+        self.remember_position();
         let timeout = self.effective_peer_timeout_us();
         self.record_shown = match self.peer.state {
             None if now_us.saturating_sub(self.opened_us) >= timeout => self.record_issue,
@@ -1377,6 +1401,8 @@ impl Link {
             }
         };
         let Some(sb) = self.recv_sb else { return };
+        // Read now: the block buffer is reused below.
+        let ext = StateExt::read(self.block_buf.as_slice());
         if let Some(key) = &self.cfg.auth_key {
             if key.state_mac(&sb.link_id, self.block_buf.as_slice()) != rec.mac {
                 self.counters.rejects_auth += 1;
@@ -1396,7 +1422,9 @@ impl Link {
             });
             return;
         }
-        let older_run = rec.epoch < self.peer.epoch;
+        let floor = self.floor(&sb);
+        let older_run =
+            rec.epoch < self.peer.epoch || floor.is_some_and(|(epoch, _)| rec.epoch < epoch);
         let older_write = rec.epoch == self.peer.epoch
             && self
                 .peer
@@ -1414,14 +1442,22 @@ impl Link {
         }
         self.record_issue = None;
         if rec.epoch > self.peer.epoch {
-            self.adopt_epoch(
-                rec.epoch,
-                if self.peer.epoch == 0 {
-                    rec.next_seq
-                } else {
-                    0
-                },
-            );
+            let initial = self.peer.epoch == 0;
+            let mut start = if initial { rec.next_seq } else { 0 };
+            let resumed = floor.filter(|&(epoch, _)| epoch == rec.epoch);
+            if let Some((_, seq)) = resumed {
+                start = start.max(seq);
+            }
+            self.adopt_epoch(rec.epoch, start);
+            if initial && resumed.is_some() {
+                // This reader (or its previous run) followed this run
+                // before and may have delivered past its last
+                // acknowledgement and past the record's next_seq, which
+                // lags the writer: resume at the writer's current
+                // position, never below (frames in flight may be lost,
+                // none is delivered twice).
+                self.resume_at_writer(recv, &sb);
+            }
             self.peer.last_update_count = None;
         }
         if self.peer.last_update_count != Some(rec.update_count) {
@@ -1434,9 +1470,59 @@ impl Link {
         self.peer.next_seq_hint = rec.next_seq;
         self.peer.hint_read_us = now_us;
         self.peer.declared_timeout_us =
-            (u64::from(StateExt::read(self.block_buf.as_slice()).peer_timeout_ms) * 1000)
-                .min(MAX_DECLARED_TIMEOUT_US);
+            (u64::from(ext.peer_timeout_ms) * 1000).min(MAX_DECLARED_TIMEOUT_US);
         self.note_ack(rec.ack_epoch, rec.ack_seq);
+    }
+
+    /// Records the current position in [`Link::high_water`].
+    fn remember_position(&mut self) {
+        let Some(sb) = self.followed_sb else { return };
+        if self.peer.epoch == 0 {
+            return;
+        }
+        let tag = sb.link_tag() as u32;
+        let here = (self.peer.epoch, self.peer.expected);
+        if let Some(entry) = self.high_water.iter_mut().find(|e| e.0 == tag) {
+            if here > (entry.1, entry.2) {
+                *entry = (tag, here.0, here.1);
+            }
+            return;
+        }
+        self.high_water.rotate_right(1);
+        self.high_water[0] = (tag, here.0, here.1);
+    }
+
+    /// The highest position reached on the receive volume `sb` (by its
+    /// blocks' link tag), if it was followed before.
+    fn floor(&self, sb: &Superblock) -> Option<(u64, u64)> {
+        let tag = sb.link_tag() as u32;
+        self.high_water
+            .iter()
+            .find(|e| e.0 == tag && tag != 0)
+            .map(|e| (e.1, e.2))
+    }
+
+    /// Moves the expected position past every block of the followed run
+    /// already in the ring from there on (in sequence, whole, genuine):
+    /// the writer's current position.
+    fn resume_at_writer<R: Volume>(&mut self, recv: &mut R, sb: &Superblock) {
+        let ring = u64::from(self.geo.ring_blocks);
+        for _ in 0..ring {
+            let seq = self.peer.expected;
+            if recv
+                .read_at(self.geo.slot_offset(seq), self.block_buf.as_mut_slice())
+                .is_err()
+            {
+                self.counters.read_errors += 1;
+                return;
+            }
+            match self.classify(sb, self.block_buf.as_slice(), seq) {
+                Ok(h) if h.epoch == self.peer.epoch && h.seq == seq => {
+                    self.peer.expected += 1;
+                }
+                _ => return,
+            }
+        }
     }
 
     fn adopt_epoch(&mut self, epoch: u64, expected: u64) {
