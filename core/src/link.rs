@@ -43,8 +43,12 @@ pub struct LinkConfig {
     /// Shortest interval between state-record writes made only to carry an
     /// acknowledgement.
     pub ack_interval_us: u64,
-    /// How long a block with a bad checksum is retried (a torn write still in
-    /// flight) before it is declared corrupt and skipped.
+    /// How long an unfit slot the writer has moved past is waited for (a
+    /// torn write still in flight, a block the storage brings after the
+    /// record announcing it) before it is skipped: once per run of such
+    /// slots (docs/FORMAT.md, the decision table). 150 ms by default: more
+    /// than the polling mirror emulator's 100 ms sweep, which is how late
+    /// it may bring a restarted writer's first blocks.
     pub torn_grace_us: u64,
     /// How long to watch the send volume's state record for another live
     /// writer before claiming a volume whose last record says running.
@@ -69,7 +73,8 @@ pub struct LinkConfig {
 }
 
 impl LinkConfig {
-    /// Defaults for node `node_id`: no flush delay, 3 s peer timeout.
+    /// Defaults for node `node_id`: no flush delay, 3 s peer timeout,
+    /// 150 ms torn grace.
     pub fn new(node_id: u32) -> Self {
         let mut cfg = Self {
             node_id,
@@ -78,7 +83,7 @@ impl LinkConfig {
             state_interval_us: 0,
             state_poll_us: 0,
             ack_interval_us: 1_000,
-            torn_grace_us: 50_000,
+            torn_grace_us: 150_000,
             claim_wait_us: 0,
             claim_settle_us: 0,
             claim_nonce: 0,
@@ -417,6 +422,8 @@ struct BadBlock {
     seq: u64,
     /// When the reader first stopped in this run of unfit slots.
     since_us: u64,
+    /// When the reader met this slot.
+    first_seen_us: u64,
     /// What this slot was last counted as (each slot is counted once per
     /// kind of content seen in it).
     counted: Option<SlotContent>,
@@ -503,6 +510,11 @@ pub struct Link {
     /// first comes from this node's own last state record (its ack
     /// fields), so a restarted reader does not go back either.
     high_water: [(u32, u64, u64); 4],
+    /// The followed run's next_seq as the writer's records showed it
+    /// growing, with when each was first read (oldest first; the first
+    /// `hint_log_len` entries are in use).
+    hint_log: [(u64, u64); 8],
+    hint_log_len: usize,
     /// The reader's position, and when it last changed (the stall watch).
     progress: ((u64, u64), u64),
     /// Set while the reader has been held at one slot for longer than the
@@ -668,6 +680,8 @@ impl Link {
             record_shown: None,
             opened_us: now_us,
             high_water: [(0, 0, 0); 4],
+            hint_log: [(0, 0); 8],
+            hint_log_len: 0,
             progress: ((0, 0), now_us),
             stalled: None,
             foreign_held: None,
@@ -1469,6 +1483,7 @@ impl Link {
         self.peer.state = Some(rec.state);
         self.peer.next_seq_hint = rec.next_seq;
         self.peer.hint_read_us = now_us;
+        self.log_hint(rec.next_seq, now_us);
         self.peer.declared_timeout_us =
             (u64::from(ext.peer_timeout_ms) * 1000).min(MAX_DECLARED_TIMEOUT_US);
         self.note_ack(rec.ack_epoch, rec.ack_seq);
@@ -1533,6 +1548,7 @@ impl Link {
         self.peer.expected = expected;
         // The hint was about the previous run (a record of this run sets it).
         self.peer.next_seq_hint = 0;
+        self.hint_log_len = 0;
         self.drop_partial(true);
         self.bad = None;
         self.foreign_held = None;
@@ -1694,11 +1710,13 @@ impl Link {
             Some(bad) => BadBlock {
                 seq: expected,
                 since_us: bad.since_us,
+                first_seen_us: now_us,
                 counted: None,
             },
             None => BadBlock {
                 seq: expected,
                 since_us: now_us,
+                first_seen_us: now_us,
                 counted: None,
             },
         };
@@ -1723,6 +1741,7 @@ impl Link {
             // (a torn block met next gets its own grace).
             self.bad = Some(BadBlock {
                 since_us: now_us,
+                first_seen_us: now_us,
                 ..bad
             });
             return Step::Wait;
@@ -1738,8 +1757,7 @@ impl Link {
             }
             _ => None,
         };
-        let grace_over = now_us.saturating_sub(bad.since_us) >= self.cfg.torn_grace_us;
-        if grace_over && self.writer_moved_past(expected, bad.since_us, recv) {
+        if self.writer_moved_past(now_us, &bad, recv) {
             self.foreign_held = None;
             // Column "past": skip. A torn block still torn after the grace
             // is corrupt; the others were counted when first seen.
@@ -1752,6 +1770,7 @@ impl Link {
             self.bad = Some(BadBlock {
                 seq: expected + 1,
                 since_us: bad.since_us,
+                first_seen_us: now_us,
                 counted: None,
             });
             return Step::Delivered;
@@ -1766,13 +1785,28 @@ impl Link {
         self.peer.hint_read_us >= since_us && self.peer.next_seq_hint > seq
     }
 
-    /// Evidence that the writer finished block `seq` long ago: its state
-    /// record (read after the block first failed) is past it, or the next
-    /// slot already holds a later block of the same run, whole and genuine
-    /// (writes go in order).
-    fn writer_moved_past<R: Volume>(&mut self, seq: u64, since_us: u64, recv: &mut R) -> bool {
-        if self.hint_past(seq, since_us) {
-            return true;
+    /// The writer has provably moved past the slot `bad` stands at, and
+    /// the torn grace has run since (what a write in flight needs):
+    /// either its state record, read since the reader stopped in this run,
+    /// says so, and the grace has run since the run began and since a
+    /// record first said so (one grace for a run of slots the writer had
+    /// passed when the reader stopped — a zeroed ring — and a grace of
+    /// their own for slots whose blocks the writer wrote since, which may
+    /// still be on their way); or the grace has run since the reader met
+    /// this slot and the next slot holds a later block of the same run,
+    /// whole and genuine (writes go in order).
+    fn writer_moved_past<R: Volume>(&mut self, now_us: u64, bad: &BadBlock, recv: &mut R) -> bool {
+        let grace = self.cfg.torn_grace_us;
+        let seq = bad.seq;
+        if self.hint_past(seq, bad.since_us) {
+            if let Some(t) = self.past_since(seq) {
+                if now_us.saturating_sub(t.max(bad.since_us)) >= grace {
+                    return true;
+                }
+            }
+        }
+        if now_us.saturating_sub(bad.first_seen_us) < grace {
+            return false;
         }
         let Some(sb) = self.recv_sb else {
             return false;
@@ -1790,6 +1824,31 @@ impl Link {
             self.classify(&sb, self.block_buf.as_slice(), seq + 1),
             Ok(h) if h.epoch == self.peer.epoch && h.seq > seq
         )
+    }
+
+    /// When a state record of the followed run first said the writer had
+    /// written `seq` (next_seq > `seq`), as far as [`Link::hint_log`]
+    /// remembers (an entry it dropped only makes the answer later).
+    fn past_since(&self, seq: u64) -> Option<u64> {
+        self.hint_log[..self.hint_log_len]
+            .iter()
+            .find(|&&(next, _)| next > seq)
+            .map(|&(_, t)| t)
+    }
+
+    /// Notes a record's next_seq of the followed run, with the time read.
+    fn log_hint(&mut self, next_seq: u64, now_us: u64) {
+        let n = self.hint_log_len;
+        if n > 0 && self.hint_log[n - 1].0 >= next_seq {
+            return;
+        }
+        if n == self.hint_log.len() {
+            self.hint_log.copy_within(1.., 0);
+            self.hint_log[n - 1] = (next_seq, now_us);
+        } else {
+            self.hint_log[n] = (next_seq, now_us);
+            self.hint_log_len += 1;
+        }
     }
 
     /// Stops the link: writes what is packed as far as flow control allows,
