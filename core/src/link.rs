@@ -522,6 +522,8 @@ pub struct Link {
     stalled: Option<PeerProblem>,
     /// Plain mode: the reader is held at another link's block.
     foreign_held: Option<PeerProblem>,
+    /// What the slot the reader waits at, caught up, was counted as.
+    idle_counted: Option<(u64, SlotContent)>,
     link_up: bool,
     block_buf: AlignedBuf,
     read_buf: AlignedBuf,
@@ -685,6 +687,7 @@ impl Link {
             progress: ((0, 0), now_us),
             stalled: None,
             foreign_held: None,
+            idle_counted: None,
             link_up: false,
             block_buf,
             read_buf,
@@ -1552,6 +1555,7 @@ impl Link {
         self.drop_partial(true);
         self.bad = None;
         self.foreign_held = None;
+        self.idle_counted = None;
         self.ack_dirty = true;
     }
 
@@ -1720,6 +1724,9 @@ impl Link {
                 counted: None,
             },
         };
+        if self.idle_counted == Some((expected, content)) {
+            bad.counted = Some(content); // counted while the reader waited
+        }
         if bad.counted != Some(content) {
             bad.counted = Some(content);
             match content {
@@ -1739,11 +1746,10 @@ impl Link {
             // Looks like a slot the writer has not reached yet, and its
             // record agrees: the reader is caught up, no run is under way
             // (a torn block met next gets its own grace).
-            self.bad = Some(BadBlock {
-                since_us: now_us,
-                first_seen_us: now_us,
-                ..bad
-            });
+            // No run: nothing kept but what the slot was counted as (and
+            // the peer's record is read at its usual pace, not every poll).
+            self.idle_counted = bad.counted.map(|c| (expected, c));
+            self.bad = None;
             return Step::Wait;
         }
         // Plain mode: another link's block where this one's next block
