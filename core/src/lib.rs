@@ -25,6 +25,8 @@ pub mod mac;
 pub mod pacer;
 pub mod packer;
 pub mod queue;
+#[cfg(test)]
+mod sector_tests;
 pub mod settings;
 pub mod stats;
 #[cfg(any(test, feature = "testkit"))]

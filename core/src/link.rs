@@ -174,6 +174,9 @@ pub enum LinkError {
     /// The memory for the link's block buffers (sized by the volume's
     /// block size) could not be had.
     OutOfMemory,
+    /// The send volume's blocks are smaller than (or not a multiple of) its
+    /// storage's logical sector: no block could be written whole.
+    BlockSizeBelowSector { block_size: u32, sector_size: u32 },
 }
 
 /// Who overwrote a claim or a running writer's record, as far as its record
@@ -275,6 +278,7 @@ impl fmt::Display for LinkError {
             }
             LinkError::SendInUse { host, epoch } => write!(f, "send volume is being written by another live node '{}' (epoch {epoch}): two nodes must not share a send volume; give each node its own (check the volume paths and NodeId on both)", host_str(host)),
             LinkError::AuthNotConfigured => f.write_str("send volume is formatted for authenticated blocks but no key is configured: set the key file"),
+            LinkError::BlockSizeBelowSector { block_size, sector_size } => write!(f, "send volume has {block_size}-byte blocks but its storage has {sector_size}-byte logical sectors: reformat it with a block size that is a multiple of {sector_size} (`volnic format --block-size {sector_size}`)"),
             LinkError::OutOfMemory => f.write_str("out of memory for the link's block buffers: free memory, or format the volumes with smaller blocks"),
             LinkError::VolumeNotAuthenticated => f.write_str("a key is configured but the send volume was formatted without authentication: reformat it with `volnic format --authenticated`"),
             LinkError::ClaimLost(c) => write!(f, "send volume was claimed at the same time by {c}: this node yields and wrote nothing but its claim; two nodes must not share a send volume; give each node its own (check the volume paths and NodeId on both)"),
@@ -323,6 +327,9 @@ pub enum PeerProblem {
     /// timeout while the writer's records say it has written up to
     /// `writer_next`.
     Stalled { seq: u64, writer_next: u64 },
+    /// The receive volume's blocks are smaller than (or not a multiple of)
+    /// its storage's logical sector: they cannot be read whole.
+    SectorSize { block_size: u32, sector_size: u32 },
 }
 
 impl fmt::Display for PeerProblem {
@@ -339,6 +346,7 @@ impl fmt::Display for PeerProblem {
             PeerProblem::AuthModeMismatch { ours: true } => f.write_str("peer volume is not authenticated but this node requires it: format the peer's send volume with --authenticated"),
             PeerProblem::AuthModeMismatch { ours: false } => f.write_str("peer volume is authenticated but this node has no key: configure the same key file on both nodes"),
             PeerProblem::AuthFailed => f.write_str("peer records fail authentication: both nodes must use the same key file"),
+            PeerProblem::SectorSize { block_size, sector_size } => write!(f, "receive volume has {block_size}-byte blocks but its storage has {sector_size}-byte logical sectors: format both send volumes with a block size that is a multiple of {sector_size}"),
             PeerProblem::NoRecord => f.write_str("the peer has written no state record on the receive volume yet: start volnic on the peer and check that the mirror carries its send volume here"),
             PeerProblem::RecordInvalid(e) => write!(f, "the peer's state record does not decode ({e}): check the mirror and that both nodes run the same volnic version"),
             PeerProblem::ForeignRecord { writer_node, reader_node } => write!(f, "the receive volume's state record belongs to another link (writer node {writer_node}, reader node {reader_node}): check which volumes are mirrored where"),
@@ -537,6 +545,11 @@ pub struct Link {
     own_record: Option<[u8; STATE_LEN]>,
     /// Blocks 0 and 1 of the send volume, read before each state write.
     check_buf: AlignedBuf,
+    /// The receive volume's first sector, read to check its superblock.
+    head_buf: AlignedBuf,
+    /// The receive volume's logical sector size, as reads found it (0:
+    /// not yet read).
+    recv_sector: usize,
     /// The state record as last read before claiming: the claim is written
     /// only if the record is still exactly this just before.
     claim_basis: [u8; STATE_LEN],
@@ -561,6 +574,26 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The largest logical sector the engine reads a superblock with.
+const HEAD_MAX: usize = 4096;
+
+/// Reads the head of `vol` (its superblock is in the first 512 bytes) into
+/// `buf` (at least [`HEAD_MAX`] bytes), one logical sector of it: `hint`
+/// bytes, the host's sector size; where the storage refuses that as
+/// misaligned (a 4096-byte-sector disk whose host cannot ask), 4096.
+/// Returns the sector size that worked.
+fn read_head<V: Volume>(vol: &mut V, buf: &mut [u8], hint: u32) -> Result<usize, VolumeError> {
+    let sector = (hint as usize).clamp(512, HEAD_MAX);
+    match vol.read_at(0, &mut buf[..sector]) {
+        Ok(()) => Ok(sector),
+        Err(e) if e.kind == VolumeErrorKind::Misaligned && sector < HEAD_MAX => {
+            vol.read_at(0, &mut buf[..HEAD_MAX])?;
+            Ok(HEAD_MAX)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 impl Link {
     /// Opens this node's end: validates the send volume, picks the epoch
     /// (greater than any the volume has seen and at least `epoch_seed`, which
@@ -574,9 +607,9 @@ impl Link {
         now_us: u64,
         epoch_seed: u64,
     ) -> Result<Link, LinkError> {
-        let mut first = AlignedBuf::try_new(4096).ok_or(LinkError::OutOfMemory)?;
-        send.read_at(0, &mut first.as_mut_slice()[..512])
-            .map_err(LinkError::SendIo)?;
+        let mut first = AlignedBuf::try_new(HEAD_MAX).ok_or(LinkError::OutOfMemory)?;
+        let send_sector =
+            read_head(send, first.as_mut_slice(), send.sector_size()).map_err(LinkError::SendIo)?;
         let send_sb = Superblock::parse(first.as_slice()).map_err(LinkError::SendNotFormatted)?;
         if send_sb.writer_node != cfg.node_id {
             // Name the other writer as its state record does, if it can be read.
@@ -600,6 +633,12 @@ impl Link {
             _ => {}
         }
         let geo = send_sb.geometry();
+        if !(geo.block_size as usize).is_multiple_of(send_sector) {
+            return Err(LinkError::BlockSizeBelowSector {
+                block_size: geo.block_size,
+                sector_size: send_sector as u32,
+            });
+        }
         if send.len_bytes() < geo.volume_bytes() {
             return Err(LinkError::SendTruncated {
                 need: geo.volume_bytes(),
@@ -642,6 +681,7 @@ impl Link {
         let read_buf = AlignedBuf::try_new(bs * (cfg.max_read_bytes / bs).max(1))
             .ok_or(LinkError::OutOfMemory)?;
         let check_buf = AlignedBuf::try_new(2 * bs).ok_or(LinkError::OutOfMemory)?;
+        let head_buf = AlignedBuf::try_new(HEAD_MAX).ok_or(LinkError::OutOfMemory)?;
         let mut link = Link {
             send_sb,
             geo,
@@ -696,6 +736,8 @@ impl Link {
             own_sb,
             own_record: None,
             check_buf,
+            head_buf,
+            recv_sector: 0,
             claim_basis,
             cfg,
         };
@@ -710,7 +752,7 @@ impl Link {
         // The receive volume must be reachable now; its contents may still be
         // unformatted (the peer may not have started), which only keeps the
         // link down.
-        recv.read_at(0, &mut link.block_buf.as_mut_slice()[..512])
+        link.recv_sector = read_head(recv, link.head_buf.as_mut_slice(), recv.sector_size())
             .map_err(LinkError::ReceiveIo)?;
         link.check_receive_volume(recv, now_us);
         if matches!(link.phase, Phase::Claiming { .. }) {
@@ -1232,13 +1274,21 @@ impl Link {
     /// Reads and checks the receive volume's superblock; sets or clears the
     /// problem accordingly. Returns true when the receive side is usable.
     fn check_receive_volume<R: Volume>(&mut self, recv: &mut R, _now_us: u64) -> bool {
-        let buf = &mut self.block_buf.as_mut_slice()[..512];
-        if let Err(e) = recv.read_at(0, buf) {
-            self.counters.read_errors += 1;
-            self.problem = Some(PeerProblem::Io(e));
-            return false;
+        let hint = match self.recv_sector {
+            0 => recv.sector_size(),
+            known => known as u32,
+        };
+        let buf = self.head_buf.as_mut_slice();
+        match read_head(recv, buf, hint) {
+            Ok(sector) => self.recv_sector = sector,
+            Err(e) => {
+                self.counters.read_errors += 1;
+                self.problem = Some(PeerProblem::Io(e));
+                return false;
+            }
         }
-        let sb = match Superblock::parse(&buf[..SUPERBLOCK_LEN]) {
+        let sector = self.recv_sector;
+        let sb = match Superblock::parse(&self.head_buf.as_slice()[..SUPERBLOCK_LEN]) {
             Ok(sb) => sb,
             Err(e) => {
                 self.problem = Some(PeerProblem::NotFormatted(e));
@@ -1261,6 +1311,11 @@ impl Link {
             Some(PeerProblem::BlockSizeMismatch {
                 ours: self.geo.block_size,
                 theirs: sb.block_size,
+            })
+        } else if !(sb.block_size as usize).is_multiple_of(sector) {
+            Some(PeerProblem::SectorSize {
+                block_size: sb.block_size,
+                sector_size: sector as u32,
             })
         } else if recv.len_bytes() < sb.geometry().volume_bytes() {
             Some(PeerProblem::Truncated {

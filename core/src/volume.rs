@@ -82,6 +82,13 @@ pub trait Volume {
     fn current_len(&mut self) -> Result<u64, VolumeError> {
         Ok(self.len_bytes())
     }
+    /// The storage's logical sector size in bytes: the unit of unbuffered
+    /// I/O, so the smallest block the volume carries whole. Hosts that
+    /// cannot ask report 512; the engine then learns a 4096-byte sector
+    /// from a 512-byte read the storage refuses as misaligned.
+    fn sector_size(&self) -> u32 {
+        512
+    }
 }
 
 impl<V: Volume + ?Sized> Volume for &mut V {
@@ -97,6 +104,9 @@ impl<V: Volume + ?Sized> Volume for &mut V {
     fn current_len(&mut self) -> Result<u64, VolumeError> {
         (**self).current_len()
     }
+    fn sector_size(&self) -> u32 {
+        (**self).sector_size()
+    }
 }
 
 impl<V: Volume + ?Sized> Volume for alloc::boxed::Box<V> {
@@ -111,6 +121,9 @@ impl<V: Volume + ?Sized> Volume for alloc::boxed::Box<V> {
     }
     fn current_len(&mut self) -> Result<u64, VolumeError> {
         (**self).current_len()
+    }
+    fn sector_size(&self) -> u32 {
+        (**self).sector_size()
     }
 }
 

@@ -68,10 +68,40 @@ fn wait_while_stalled(path: &str) {
     }
 }
 
+/// Volume paths on storage with 4096-byte logical sectors (4K-native):
+/// every read or write not aligned to 4096 bytes fails as misaligned, as
+/// unbuffered I/O does there, while the volume reports 512 as its sector
+/// size (the Windows layer cannot ask the storage).
+fn four_k_native() -> &'static Mutex<HashSet<String>> {
+    static PATHS: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    PATHS.get_or_init(Default::default)
+}
+
+/// Puts the volume at `path` on 4096-byte-sector storage (see above).
+pub fn make_four_k_native(path: &str) {
+    four_k_native()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(path.to_owned());
+}
+
+const FOUR_K: u64 = 4096;
+
 /// A volume as the driver opened it.
 pub struct SimFile {
     path: String,
     volume: SimVolume,
+    /// On 4096-byte-sector storage: unaligned I/O fails.
+    four_k: bool,
+}
+
+impl SimFile {
+    fn check_alignment(&self, offset: u64, len: usize) -> Result<(), VolumeError> {
+        if self.four_k && !(offset.is_multiple_of(FOUR_K) && (len as u64).is_multiple_of(FOUR_K)) {
+            return Err(VolumeError::new(VolumeErrorKind::Misaligned, 0));
+        }
+        Ok(())
+    }
 }
 
 enum SimVolume {
@@ -87,12 +117,14 @@ impl Volume for SimFile {
         }
     }
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
+        self.check_alignment(offset, buf.len())?;
         match &mut self.volume {
             SimVolume::Plain(v) => v.read_at(offset, buf),
             SimVolume::Mirrored(v) => v.read_at(offset, buf),
         }
     }
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), VolumeError> {
+        self.check_alignment(offset, data.len())?;
         wait_while_stalled(&self.path);
         match &mut self.volume {
             SimVolume::Plain(v) => v.write_at(offset, data),
@@ -150,9 +182,14 @@ impl Os for Sim {
                     .map_err(|_| VolumeError::new(VolumeErrorKind::Io, 0))?
             }
         };
+        let four_k = four_k_native()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(path);
         Ok(SimFile {
             path: path.to_owned(),
             volume,
+            four_k,
         })
     }
 

@@ -176,6 +176,17 @@ pub fn format_with_access(args: &FormatArgs, access: Access) -> Result<Formatted
     } else {
         FileVolume::create_with_access(path, need, false, access).map_err(|e| e.to_string())?
     };
+    // Refused before anything is written: a block smaller than the
+    // storage's logical sector could never be written whole.
+    let sector = vol.sector_size();
+    if !geo.block_size.is_multiple_of(sector) {
+        return Err(format!(
+            "{}: --block-size {} is not a multiple of the storage's {sector}-byte logical sectors: use --block-size {}",
+            path.display(),
+            geo.block_size,
+            geo.block_size.next_multiple_of(sector)
+        ));
+    }
     let direct_io = vol.direct_io();
     let io_err = |e: volnic_core::VolumeError| format!("{}: {e}", path.display());
 

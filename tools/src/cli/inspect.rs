@@ -47,6 +47,8 @@ pub struct BlockView {
 pub struct Inspection {
     pub superblock: Superblock,
     pub bytes: u64,
+    /// The storage's logical sector size, as direct I/O found it.
+    pub sector_size: u32,
     pub state: Result<StateRecord, FormatError>,
     /// Valid data blocks of the state record's epoch found in the ring.
     pub current_blocks: u64,
@@ -91,6 +93,7 @@ pub fn inspect(path: &Path, last: usize) -> Result<Inspection, String> {
     let mut found = Inspection {
         superblock,
         bytes,
+        sector_size: vol.sector_size(),
         state,
         current_blocks: 0,
         stale_blocks: 0,
@@ -175,6 +178,15 @@ fn print_text(path: &Path, found: &Inspection) {
     println!(
         "format        volnic v1, {} blocks of {} bytes + 2 header blocks ({} bytes on the volume)",
         sb.ring_blocks, sb.block_size, found.bytes
+    );
+    println!(
+        "storage       {}-byte logical sectors{}",
+        found.sector_size,
+        if sb.block_size.is_multiple_of(found.sector_size) {
+            ""
+        } else {
+            ": the blocks are not a multiple of them, reformat with a larger --block-size"
+        }
     );
     println!(
         "link          writer node {} -> reader node {}, link id {}{}",
@@ -288,6 +300,7 @@ fn to_json(found: &Inspection) -> Value {
             "formatted_at_ms": sb.formatted_at_ms,
         },
         "bytes": found.bytes,
+        "sector_size": found.sector_size,
         "state": state,
         "ring": {
             "scanned": found.scanned_slots,
