@@ -7,6 +7,7 @@ pub mod inf;
 pub mod memrig;
 pub mod node;
 pub mod prereq;
+pub mod troubleshooting;
 pub mod unprivileged;
 
 /// Writes one line of a test's figures to standard error directly, past the
