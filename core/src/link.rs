@@ -1288,48 +1288,21 @@ impl Link {
             }
         }
         let sector = self.recv_sector;
-        let sb = match Superblock::parse(&self.head_buf.as_slice()[..SUPERBLOCK_LEN]) {
+        let found = match Superblock::parse(&self.head_buf.as_slice()[..SUPERBLOCK_LEN]) {
+            Ok(sb) => match self.receive_sb_problem(&sb, sector, recv.len_bytes()) {
+                None => Ok(sb),
+                Some(problem) => Err(problem),
+            },
+            Err(e) => Err(PeerProblem::NotFormatted(e)),
+        };
+        let sb = match self.unproven_change(recv, found, sector) {
             Ok(sb) => sb,
-            Err(e) => {
-                self.problem = Some(PeerProblem::NotFormatted(e));
+            Err(problem) => {
+                self.problem = Some(problem);
                 self.recv_sb = None;
                 return false;
             }
         };
-        let problem = if sb.writer_node == self.cfg.node_id {
-            Some(PeerProblem::OwnVolume)
-        } else if sb.reader_node != self.cfg.node_id {
-            Some(PeerProblem::WrongReader {
-                reader_node: sb.reader_node,
-                node_id: self.cfg.node_id,
-            })
-        } else if sb.authenticated() != self.cfg.auth_key.is_some() {
-            Some(PeerProblem::AuthModeMismatch {
-                ours: self.cfg.auth_key.is_some(),
-            })
-        } else if sb.block_size != self.geo.block_size {
-            Some(PeerProblem::BlockSizeMismatch {
-                ours: self.geo.block_size,
-                theirs: sb.block_size,
-            })
-        } else if !(sb.block_size as usize).is_multiple_of(sector) {
-            Some(PeerProblem::SectorSize {
-                block_size: sb.block_size,
-                sector_size: sector as u32,
-            })
-        } else if recv.len_bytes() < sb.geometry().volume_bytes() {
-            Some(PeerProblem::Truncated {
-                need: sb.geometry().volume_bytes(),
-                have: recv.len_bytes(),
-            })
-        } else {
-            None
-        };
-        if problem.is_some() {
-            self.problem = problem;
-            self.recv_sb = None;
-            return false;
-        }
         self.recv_sb = Some(sb);
         if self.followed_sb != Some(sb) {
             // A new or replaced receive volume: follow it from scratch —
@@ -1350,6 +1323,82 @@ impl Link {
             self.problem = None;
         }
         true
+    }
+
+    /// What makes the receive superblock `sb` unusable for this reader on
+    /// storage of `sector`-byte sectors and `len` bytes, if anything.
+    fn receive_sb_problem(&self, sb: &Superblock, sector: usize, len: u64) -> Option<PeerProblem> {
+        if sb.writer_node == self.cfg.node_id {
+            Some(PeerProblem::OwnVolume)
+        } else if sb.reader_node != self.cfg.node_id {
+            Some(PeerProblem::WrongReader {
+                reader_node: sb.reader_node,
+                node_id: self.cfg.node_id,
+            })
+        } else if sb.authenticated() != self.cfg.auth_key.is_some() {
+            Some(PeerProblem::AuthModeMismatch {
+                ours: self.cfg.auth_key.is_some(),
+            })
+        } else if sb.block_size != self.geo.block_size {
+            Some(PeerProblem::BlockSizeMismatch {
+                ours: self.geo.block_size,
+                theirs: sb.block_size,
+            })
+        } else if !(sb.block_size as usize).is_multiple_of(sector) {
+            Some(PeerProblem::SectorSize {
+                block_size: sb.block_size,
+                sector_size: sector as u32,
+            })
+        } else if len < sb.geometry().volume_bytes() {
+            Some(PeerProblem::Truncated {
+                need: sb.geometry().volume_bytes(),
+                have: len,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Authenticated mode (reader rule 7): once this reader follows a
+    /// receive volume (its superblock, and a state record that verified
+    /// under the key), a superblock that changes — another link id, other
+    /// geometry or flags, undecodable — is adopted only when the key
+    /// proves it: a new link id whose state record in block 1 carries a
+    /// valid MAC under that id (a key holder formatted the volume anew and
+    /// its writer runs). Anything else is ignored: the reader keeps the
+    /// superblock it follows, and frames keep flowing. What the storage
+    /// itself says (its length, its sector) still counts. Plain mode, or
+    /// before a record verified: `found` as it is.
+    fn unproven_change<R: Volume>(
+        &mut self,
+        recv: &mut R,
+        found: Result<Superblock, PeerProblem>,
+        sector: usize,
+    ) -> Result<Superblock, PeerProblem> {
+        let (Some(key), Some(followed)) = (&self.cfg.auth_key, self.followed_sb) else {
+            return found;
+        };
+        if self.peer.epoch == 0 || found.as_ref().ok() == Some(&followed) {
+            return found;
+        }
+        if let Ok(sb) = &found {
+            if sb.link_id != followed.link_id
+                && recv
+                    .read_at(self.geo.state_offset(), self.block_buf.as_mut_slice())
+                    .is_ok()
+            {
+                let record = self.block_buf.as_slice();
+                let proven = StateRecord::parse(record)
+                    .is_ok_and(|rec| key.state_mac(&sb.link_id, record) == rec.mac);
+                if proven {
+                    return found;
+                }
+            }
+        }
+        match self.receive_sb_problem(&followed, sector, recv.len_bytes()) {
+            None => Ok(followed),
+            Some(problem) => Err(problem),
+        }
     }
 
     fn receive<R: Volume>(
