@@ -2,6 +2,8 @@
 //! while it runs (issue 18): on shared in-memory volumes, with time passed
 //! in, so every interleaving of two claimants is played exactly.
 
+use alloc::format;
+use alloc::string::ToString;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -328,4 +330,146 @@ fn no_data_block_before_the_claim_settles() {
     a.step(settle + 10_000);
     assert!(a.running());
     assert!(ab.0.borrow().bytes[ring_start..].iter().any(|&b| b != 0));
+}
+
+/// Sends one 400-byte frame through `a` (flush delay 0: one block per poll).
+fn send_frame(a: &mut Claimant, queue: &mut crate::queue::SendQueue, now: u64, tag: u8) {
+    queue.push(&[tag; 400]).unwrap();
+    a.link.as_mut().unwrap().pack(queue, now);
+    a.step(now);
+}
+
+fn slot_bytes(vol: &SharedVolume, slot: u64) -> Vec<u8> {
+    let at = ((2 + slot) * u64::from(BS)) as usize;
+    vol.0.borrow().bytes[at..at + BS as usize].to_vec()
+}
+
+fn put_slot(vol: &SharedVolume, slot: u64, bytes: &[u8]) {
+    let at = ((2 + slot) * u64::from(BS)) as usize;
+    vol.0.borrow_mut().bytes[at..at + BS as usize].copy_from_slice(bytes);
+}
+
+/// A running writer that has written `blocks` data blocks, one per 10 ms.
+fn writer_with_blocks(blocks: u64) -> (Claimant, crate::queue::SendQueue, u64) {
+    let (mut a, mut t) = running_writer();
+    let mut queue = crate::queue::SendQueue::new(1 << 16, BS as usize);
+    for i in 0..blocks {
+        send_frame(&mut a, &mut queue, t, i as u8);
+        t += 10_000;
+    }
+    assert_eq!(a.link.as_ref().unwrap().next_seq(), blocks, "{:?}", a.error);
+    (a, queue, t)
+}
+
+#[test]
+fn bytes_written_into_a_ring_slot_stop_the_writer_within_a_state_interval() {
+    // Every slot, and a change made at several points of the sweep.
+    for slot in 0..u64::from(RING) {
+        for delay in [0, 70_000, 130_000] {
+            let (mut a, mut queue, mut t) = writer_with_blocks(u64::from(RING));
+            let interval = a.link.as_ref().unwrap().config().state_interval_us;
+            for _ in 0..delay / 10_000 {
+                a.step(t);
+                t += 10_000;
+            }
+            let mut stray = vec![0x5a; BS as usize];
+            stray[..8].copy_from_slice(b"NOTVOLNC");
+            put_slot(&a.send, slot, &stray);
+            let (after, err) = until_lost(&mut a, t);
+            assert!(after <= interval, "slot {slot}: noticed after {after} µs");
+            // Slot index and byte offset as FORMAT.md lays the volume out.
+            let offset = (2 + slot) * u64::from(BS);
+            assert_eq!(
+                err,
+                LinkError::SendLost(LostCause::SlotOverwritten { slot, offset })
+            );
+            assert!(err.to_string().contains(&format!("ring slot {slot} ")));
+            // It stopped writing: nothing on the volume changes after.
+            let before = a.send.0.borrow().bytes.clone();
+            for k in 1..=30 {
+                let now = t + after + k * 10_000;
+                let link = a.link.as_mut().unwrap();
+                queue.push(&[1; 400]).unwrap();
+                link.pack(&mut queue, now);
+                let again = link.poll(now, &mut a.send, &mut a.recv, &mut |_: &[u8]| {});
+                assert_eq!(again.unwrap_err(), err);
+            }
+            assert!(
+                a.send.0.borrow().bytes == before,
+                "slot {slot}: wrote after"
+            );
+            assert!(!a.link.as_ref().unwrap().link_up());
+        }
+    }
+}
+
+#[test]
+fn an_older_block_of_the_same_writer_replayed_into_its_slot_is_noticed() {
+    let (mut a, mut queue, mut t) = writer_with_blocks(3);
+    // Slot 2 holds sequence 2 now; keep it, let the ring wrap past it.
+    let old = slot_bytes(&a.send, 2);
+    for i in 3..u64::from(RING) + 5 {
+        send_frame(&mut a, &mut queue, t, i as u8);
+        t += 10_000;
+    }
+    assert!(a.error.is_none(), "{:?}", a.error);
+    assert_ne!(slot_bytes(&a.send, 2), old, "slot 2 was rewritten (seq 18)");
+    let interval = a.link.as_ref().unwrap().config().state_interval_us;
+    put_slot(&a.send, 2, &old);
+    let (after, err) = until_lost(&mut a, t);
+    assert!(after <= interval, "noticed after {after} µs");
+    assert_eq!(
+        err,
+        LinkError::SendLost(LostCause::SlotOverwritten {
+            slot: 2,
+            offset: 4 * u64::from(BS)
+        })
+    );
+}
+
+#[test]
+fn a_block_changed_in_its_payload_only_is_noticed() {
+    let (mut a, _, t) = writer_with_blocks(5);
+    let mut block = slot_bytes(&a.send, 4);
+    block[300] ^= 1;
+    put_slot(&a.send, 4, &block);
+    let (_, err) = until_lost(&mut a, t);
+    assert!(matches!(
+        err,
+        LinkError::SendLost(LostCause::SlotOverwritten { slot: 4, .. })
+    ));
+}
+
+#[test]
+fn an_undisturbed_writer_with_a_slow_peer_never_reports_a_change() {
+    // Node 1 sends a frame every 10 ms for 100 state intervals, the ring
+    // wrapping again and again; node 2 (the peer, on the same storage)
+    // polls only every 70 ms, so node 1 is often held by flow control.
+    let (ab, ba) = volumes();
+    let mut a = Claimant::open("node-a", 5, &ab, &ba, 0);
+    let mut bcfg = LinkConfig::new(2);
+    bcfg.set_peer_timeout_us(1_000_000);
+    bcfg.set_host_name("node-b");
+    let (mut bs, mut br) = (ba.clone(), ab.clone());
+    let mut b = Link::open(bcfg, &mut bs, &mut br, 0, 1_000).unwrap();
+    let mut queue = crate::queue::SendQueue::new(1 << 16, BS as usize);
+    let mut got = 0u64;
+    let interval = 200_000;
+    let mut t = 0;
+    while t < 100 * interval {
+        if a.running() {
+            let _ = queue.push(&[7; 300]);
+            a.link.as_mut().unwrap().pack(&mut queue, t);
+        }
+        a.step(t);
+        assert!(a.error.is_none(), "at {t} µs: {:?}", a.error);
+        if t % 70_000 == 0 {
+            b.poll(t, &mut bs, &mut br, &mut |_: &[u8]| got += 1)
+                .unwrap();
+        }
+        t += 10_000;
+    }
+    let sent = a.link.as_ref().unwrap().next_seq();
+    assert!(sent > 10 * u64::from(RING), "only {sent} blocks written");
+    assert!(got > 500, "peer got {got} frames");
 }

@@ -14,9 +14,9 @@ use core::fmt;
 use crate::aligned::AlignedBuf;
 use crate::auth::AuthKey;
 use crate::format::{
-    BlockCheck, DataHeader, FormatError, Geometry, PublishedCounters, StateExt, StateRecord,
-    Superblock, WriterState, DATA_HEADER_LEN, FORMAT_VERSION, FRAME_PREFIX_LEN, HOST_NAME_LEN,
-    MAC_LEN, NO_FRAME_START, STATE_LEN, SUPERBLOCK_LEN,
+    block_crc, db_field, BlockCheck, DataHeader, FormatError, Geometry, PublishedCounters,
+    StateExt, StateRecord, Superblock, WriterState, DATA_HEADER_LEN, FORMAT_VERSION,
+    FRAME_PREFIX_LEN, HOST_NAME_LEN, MAC_LEN, NO_FRAME_START, STATE_LEN, SUPERBLOCK_LEN,
 };
 use crate::packer::Packer;
 use crate::queue::SendQueue;
@@ -236,6 +236,9 @@ pub enum LostCause {
     Shrunk { have: u64, need: u64 },
     /// The volume is gone (file deleted, device removed).
     Vanished,
+    /// A ring slot no longer holds the block this writer wrote there last
+    /// (another writer's block, an older block replayed, any other bytes).
+    SlotOverwritten { slot: u64, offset: u64 },
 }
 
 impl fmt::Display for LostCause {
@@ -247,6 +250,7 @@ impl fmt::Display for LostCause {
             LostCause::Reformatted { valid: false } => f.write_str("the send volume's superblock was overwritten under this writer: check what else writes the volume, then reformat it"),
             LostCause::Shrunk { have, need } => write!(f, "the send volume shrank under this writer to {have} bytes, its format needs {need}: restore its size or reformat it"),
             LostCause::Vanished => f.write_str("the send volume is gone (file deleted or device removed): check the storage"),
+            LostCause::SlotOverwritten { slot, offset } => write!(f, "ring slot {slot} (byte offset {offset}) of the send volume was overwritten by someone else, another writer or a tool writing to this volume: find what else writes it (volume paths and NodeId on both nodes), then restart the endpoint"),
         }
     }
 }
@@ -472,6 +476,89 @@ struct Reassembly {
     active: bool,
 }
 
+/// The writer's memory of its ring (writer rule 7): what it wrote into
+/// each slot this run, read back in a sweep so that every slot it wrote is
+/// read at least once in every state interval, and a slot that no longer
+/// holds its block is a change this writer did not make.
+#[derive(Debug)]
+struct SlotWatch {
+    /// CRC field of the block this writer last wrote whole into each slot.
+    crc: Vec<u32>,
+    /// One bit per slot: `crc` holds what the slot should hold. Clear for a
+    /// slot not written this run (ahead of the writer on its first lap) and
+    /// for one whose last write failed (it may hold part of either block).
+    known: Vec<u64>,
+    /// Read-back buffer of `chunk` blocks.
+    buf: AlignedBuf,
+    chunk: usize,
+    /// Slot checks of the endless sweep done since `base_us`: check `k`
+    /// reads slot `k mod N` and is due at `base_us + k × period / N`.
+    done: u64,
+    base_us: u64,
+}
+
+/// Wakes per sweep of the ring: an idle writer is polled this often per
+/// sweep period for the slot checks that have come due.
+const SWEEP_STEPS: u64 = 8;
+
+impl SlotWatch {
+    /// Allocates the memory for a ring of `ring` slots of `bs` bytes,
+    /// fallibly (`None`: not enough memory).
+    fn try_new(ring: usize, bs: usize, max_read_bytes: usize) -> Option<Self> {
+        let mut crc = Vec::new();
+        crc.try_reserve_exact(ring).ok()?;
+        crc.resize(ring, 0);
+        let mut known = Vec::new();
+        let words = ring.div_ceil(64);
+        known.try_reserve_exact(words).ok()?;
+        known.resize(words, 0);
+        let chunk = (max_read_bytes.min(256 * 1024) / bs).clamp(1, ring);
+        Some(SlotWatch {
+            crc,
+            known,
+            buf: AlignedBuf::try_new(chunk * bs)?,
+            chunk,
+            done: 0,
+            base_us: 0,
+        })
+    }
+
+    fn is_known(&self, slot: usize) -> bool {
+        self.known[slot / 64] & (1 << (slot % 64)) != 0
+    }
+
+    fn set_known(&mut self, slot: usize, known: bool) {
+        let bit = 1u64 << (slot % 64);
+        if known {
+            self.known[slot / 64] |= bit;
+        } else {
+            self.known[slot / 64] &= !bit;
+        }
+    }
+
+    /// The sweep period: a slot is read again at most one sweep period
+    /// plus one step after it was last read, which is one state interval.
+    fn period_us(state_interval_us: u64) -> u64 {
+        (state_interval_us - state_interval_us / SWEEP_STEPS).max(1)
+    }
+
+    /// Number of checks due at `now_us`.
+    fn due(&self, now_us: u64, period_us: u64) -> u64 {
+        let ring = self.crc.len() as u128;
+        let elapsed = u128::from(now_us.saturating_sub(self.base_us));
+        u64::try_from(elapsed * ring / u128::from(period_us) + 1).unwrap_or(u64::MAX)
+    }
+
+    /// When the next step of checks comes due.
+    fn next_step_us(&self, period_us: u64) -> u64 {
+        let ring = self.crc.len() as u128;
+        let step = (ring as u64).div_ceil(SWEEP_STEPS).max(1);
+        let at = u128::from(self.done.saturating_add(step)) * u128::from(period_us) / ring;
+        self.base_us
+            .saturating_add(u64::try_from(at).unwrap_or(u64::MAX))
+    }
+}
+
 /// One node's end of a link.
 #[derive(Debug)]
 pub struct Link {
@@ -553,6 +640,8 @@ pub struct Link {
     /// The state record as last read before claiming: the claim is written
     /// only if the record is still exactly this just before.
     claim_basis: [u8; STATE_LEN],
+    /// What this writer wrote into its ring, and the read-back sweep.
+    slot_watch: SlotWatch,
 }
 
 /// How long to watch a record that says a writer is starting or running
@@ -572,6 +661,13 @@ fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+/// The CRC field of a data block.
+fn crc_field(block: &[u8]) -> u32 {
+    let mut field = [0u8; 4];
+    field.copy_from_slice(&block[db_field::CRC..db_field::CRC + 4]);
+    u32::from_le_bytes(field)
 }
 
 /// The largest logical sector the engine reads a superblock with.
@@ -682,6 +778,8 @@ impl Link {
             .ok_or(LinkError::OutOfMemory)?;
         let check_buf = AlignedBuf::try_new(2 * bs).ok_or(LinkError::OutOfMemory)?;
         let head_buf = AlignedBuf::try_new(HEAD_MAX).ok_or(LinkError::OutOfMemory)?;
+        let slot_watch = SlotWatch::try_new(geo.ring_blocks as usize, bs, cfg.max_read_bytes)
+            .ok_or(LinkError::OutOfMemory)?;
         let mut link = Link {
             send_sb,
             geo,
@@ -739,6 +837,7 @@ impl Link {
             head_buf,
             recv_sector: 0,
             claim_basis,
+            slot_watch,
             cfg,
         };
         // Where this node's reader stood when it last wrote its record
@@ -968,6 +1067,8 @@ impl Link {
                     return Ok(report);
                 }
                 self.phase = Phase::Running;
+                self.slot_watch.base_us = now_us;
+                self.slot_watch.done = 0;
                 self.write_state(send, WriterState::Running, now_us)
                     .map_err(LinkError::SendIo)?;
                 if let Phase::Lost(cause) = self.phase {
@@ -977,6 +1078,12 @@ impl Link {
             Phase::Running => {}
         }
 
+        if let Err(cause) = self.check_slots(now_us, send) {
+            // A change this writer did not make: write nothing, ever again.
+            self.phase = Phase::Lost(cause);
+            self.link_up = false;
+            return Err(LinkError::SendLost(cause));
+        }
         self.write_ready(now_us, send, &mut report);
         self.receive(now_us, recv, sink, &mut report);
         if report.blocks_written > 0 {
@@ -1013,6 +1120,10 @@ impl Link {
         }
         if let Some(flush) = self.packer.flush_deadline() {
             due = due.min(flush);
+        }
+        if self.phase == Phase::Running {
+            let period = SlotWatch::period_us(self.cfg.state_interval_us);
+            due = due.min(self.slot_watch.next_step_us(period));
         }
         if self.peer.state.is_some() {
             due = due.min(
@@ -1073,8 +1184,14 @@ impl Link {
             frames += u64::from(m.frames);
             frame_bytes += m.frame_bytes;
         }
+        let first_slot = (first_seq % ring) as usize;
         match send.write_at(self.geo.slot_offset(first_seq), bytes) {
             Ok(()) => {
+                let watch = &mut self.slot_watch;
+                for (i, block) in bytes.chunks_exact(bs).take(n).enumerate() {
+                    watch.crc[first_slot + i] = crc_field(block);
+                    watch.set_known(first_slot + i, true);
+                }
                 for seq in first_seq..first_seq + n as u64 {
                     if seq >= ring {
                         let overwritten = seq - ring;
@@ -1092,11 +1209,69 @@ impl Link {
                 report.blocks_written += n;
             }
             Err(e) => {
+                // The slots may hold part of the new blocks: unknown until
+                // written again.
+                for slot in first_slot..first_slot + n {
+                    self.slot_watch.set_known(slot, false);
+                }
                 self.counters.write_errors += 1;
                 self.data_write_error = Some(e);
                 report.write_error = Some(e);
             }
         }
+    }
+
+    /// Reads back the ring slots whose check has come due (writer rule 7):
+    /// each slot this writer wrote this run must still hold that block,
+    /// whole (its CRC field as written, and its CRC right). Slots not
+    /// written this run, or whose last write failed, are not read. A read
+    /// error other than a vanished or cut volume leaves the checks due for
+    /// the next poll.
+    fn check_slots<S: Volume>(&mut self, now_us: u64, send: &mut S) -> Result<(), LostCause> {
+        let period = SlotWatch::period_us(self.cfg.state_interval_us);
+        let bs = self.geo.block_size as usize;
+        let ring = u64::from(self.geo.ring_blocks);
+        let due = self.slot_watch.due(now_us, period);
+        let watch = &mut self.slot_watch;
+        // Far behind (the host did not poll for a whole sweep): one sweep.
+        if due.saturating_sub(watch.done) > ring {
+            watch.done = due - ring;
+        }
+        while watch.done < due {
+            let first = (watch.done % ring) as usize;
+            let n = (due - watch.done).min(ring - first as u64) as usize;
+            let n = n.min(watch.chunk);
+            if (first..first + n).any(|slot| watch.is_known(slot)) {
+                let buf = &mut watch.buf.as_mut_slice()[..n * bs];
+                match send.read_at(self.geo.slot_index_offset(first as u64), buf) {
+                    Ok(()) => {}
+                    Err(e) if e.kind == VolumeErrorKind::NotFound => {
+                        return Err(LostCause::Vanished)
+                    }
+                    Err(e) if e.kind == VolumeErrorKind::OutOfRange => {
+                        let have = send.current_len().unwrap_or(0);
+                        let need = self.geo.volume_bytes();
+                        return Err(LostCause::Shrunk { have, need });
+                    }
+                    Err(_) => return Ok(()),
+                }
+                for (i, block) in watch.buf.as_slice()[..n * bs].chunks_exact(bs).enumerate() {
+                    let slot = first + i;
+                    if !watch.is_known(slot) {
+                        continue;
+                    }
+                    let field = crc_field(block);
+                    if field != watch.crc[slot] || block_crc(block, db_field::CRC) != field {
+                        return Err(LostCause::SlotOverwritten {
+                            slot: slot as u64,
+                            offset: self.geo.slot_index_offset(slot as u64),
+                        });
+                    }
+                }
+            }
+            watch.done += n as u64;
+        }
+        Ok(())
     }
 
     /// Writes this run's claim: a starting record with its nonce. Then
