@@ -12,6 +12,7 @@ pub mod cli;
 pub mod docs;
 #[cfg(unix)]
 pub mod filevol;
+pub mod generated;
 #[cfg(unix)]
 pub mod keyfile;
 #[cfg(unix)]
