@@ -4,9 +4,12 @@
 //!
 //! This table is the single source of those facts. The driver
 //! (`driver/config.rs`) validates registry values against it; the INF
-//! (`inf/volnic.inx`) carries one `Ndi\params` entry per row, and a test
-//! (`tests/tests/inf_agreement.rs`) holds the two together; `volnic config`
-//! validates what it writes against it.
+//! (`inf/volnic.inx`) carries one `Ndi\params` entry per row and the
+//! README its configuration table, both generated from this table
+//! (`cargo run -p volnic-tools --example generate-settings`); a test
+//! (`tests/tests/inf_agreement.rs`) holds the generated text current and
+//! the driver to the table; `volnic config` validates what it writes
+//! against it.
 //!
 //! Registry value names are case-insensitive, as Windows treats them:
 //! [`find`] matches them that way.

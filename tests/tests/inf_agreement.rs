@@ -1,21 +1,23 @@
-//! `inf/volnic.inx` against the driver: every registry value the driver
-//! reads has an `Ndi\params` entry whose type, default, range, step,
-//! optional flag and label agree with the driver and its settings table,
-//! and the INF offers nothing the driver does not read. Also the adapter's
-//! identity (class, hardware ID, media types, service).
-//!
-//! The driver's side is taken from the driver itself, not only from the
-//! table: a recording registry source lists what `AdapterConfig::from_source`
-//! reads, and each INF default and bound is fed back through it.
+//! `inf/volnic.inx` and README.md against the settings table and the
+//! driver. The INF's `Ndi\params` entries and labels and the README's
+//! configuration table are generated from the table
+//! (`volnic_tools::generated`); one test holds the checked-in text to what
+//! the table generates now. The rest of the INF is checked here: class,
+//! hardware ID, target build, media types, service, the `Ndi` keys, and
+//! that the install section reaches the generated entries. The driver
+//! (`AdapterConfig::from_source`) is held to the table: it reads exactly
+//! the table's values, takes each default and bound, and refuses what lies
+//! outside.
 //!
 //! The checker is proved able to fail: each test in `altered_infs` changes
 //! one thing in the real INF text and expects the checker to name it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use volnic::config::{AdapterConfig, ConfigError, SettingSource};
 use volnic_core::settings::{self, Kind, Setting};
 use volnic_tests::inf::{Inf, RegEntry};
+use volnic_tools::generated;
 
 const NET_CLASS_GUID: &str = "{4d36e972-e325-11ce-bfc1-08002be10318}";
 /// The hardware ID `volnic install` creates its device with.
@@ -25,20 +27,6 @@ const SERVICE: &str = "volnic";
 const NCF_VIRTUAL: u32 = 0x1;
 /// AddService flag: the service is the device's function driver.
 const SPSVCINST_ASSOCSERVICE: u32 = 0x2;
-
-/// The keys an `Ndi\params\<name>` entry may have.
-const PARAM_KEYS: [&str; 10] = [
-    "ParamDesc",
-    "type",
-    "default",
-    "min",
-    "max",
-    "step",
-    "base",
-    "optional",
-    "LimitText",
-    "UpperCase",
-];
 
 fn shipped_inf() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../inf/volnic.inx");
@@ -113,20 +101,6 @@ fn driver_with(changes: &[(&str, Option<&str>)]) -> Result<AdapterConfig, Config
 // The checker
 // ---------------------------------------------------------------------------
 
-/// One `Ndi\params\<name>` entry: its values (keys lower-cased).
-#[derive(Default, Debug)]
-struct Param {
-    values: BTreeMap<String, (String, RegEntry)>,
-}
-
-impl Param {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.values
-            .get(&key.to_ascii_lowercase())
-            .map(|(_, e)| e.value.as_str())
-    }
-}
-
 /// Everything wrong with `inf_text`, one line each (empty: it agrees).
 fn problems(inf_text: &str) -> Vec<String> {
     let inf = match Inf::parse(inf_text) {
@@ -147,7 +121,7 @@ fn problems(inf_text: &str) -> Vec<String> {
     match inf.add_reg(&install) {
         Ok(entries) => {
             out.extend(check_ndi(&entries));
-            out.extend(check_params(&entries));
+            out.extend(check_reaches_params(&entries));
         }
         Err(e) => out.push(e),
     }
@@ -328,261 +302,79 @@ fn check_ndi(entries: &[RegEntry]) -> Vec<String> {
     out
 }
 
-/// Groups the `HKR, Ndi\params\<name>, <key>, ...` entries by name.
-fn params(entries: &[RegEntry], out: &mut Vec<String>) -> BTreeMap<String, (String, Param)> {
-    let mut params: BTreeMap<String, (String, Param)> = BTreeMap::new();
-    for e in entries {
-        let lower = e.subkey.to_ascii_lowercase();
-        let Some(rest) = lower.strip_prefix("ndi\\params\\") else {
-            continue;
-        };
-        let name = &e.subkey[e.subkey.len() - rest.len()..];
-        if name.contains('\\') {
-            out.push(format!(
-                "line {}: HKR,{} (enum or other subkeys): no volnic setting has them",
-                e.number, e.subkey
-            ));
-            continue;
-        }
-        if !e.root.eq_ignore_ascii_case("HKR") {
-            out.push(format!(
-                "line {}: Ndi\\params under {} instead of HKR",
-                e.number, e.root
-            ));
-        }
-        if e.flags != 0 {
-            out.push(format!(
-                "line {}: Ndi\\params\\{name}\\{} has flags {:#x}: Ndi\\params values are REG_SZ (flags 0)",
-                e.number, e.value_name, e.flags
-            ));
-        }
-        let (_, param) = params
-            .entry(name.to_ascii_lowercase())
-            .or_insert_with(|| (name.to_string(), Param::default()));
-        let key = e.value_name.to_ascii_lowercase();
-        if !PARAM_KEYS.iter().any(|k| k.eq_ignore_ascii_case(&key)) {
-            out.push(format!(
-                "line {}: Ndi\\params\\{name} has an unknown key '{}'",
-                e.number, e.value_name
-            ));
-        }
-        if param
-            .values
-            .insert(key, (e.value_name.clone(), e.clone()))
-            .is_some()
-        {
-            out.push(format!(
-                "line {}: Ndi\\params\\{name}\\{} is given twice",
-                e.number, e.value_name
-            ));
-        }
-    }
-    params
+/// The install section's AddReg reaches an `Ndi\params` entry for every
+/// setting (the entries themselves are generated).
+fn check_reaches_params(entries: &[RegEntry]) -> Vec<String> {
+    settings::ALL
+        .iter()
+        .filter(|s| {
+            let subkey = format!("Ndi\\params\\{}", s.name);
+            !entries.iter().any(|e| {
+                e.root.eq_ignore_ascii_case("HKR") && e.subkey.eq_ignore_ascii_case(&subkey)
+            })
+        })
+        .map(|s| {
+            format!(
+                "the install section's AddReg reaches no Ndi\\params\\{} entry",
+                s.name
+            )
+        })
+        .collect()
 }
 
-fn check_params(entries: &[RegEntry]) -> Vec<String> {
-    let mut out = Vec::new();
-    let params = params(entries, &mut out);
-    let reads = driver_reads();
-    let read_names: BTreeSet<String> = reads.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
-
-    for (name, read_as) in &reads {
-        let Some((_, param)) = params.get(&name.to_ascii_lowercase()) else {
-            out.push(format!(
-                "the driver reads {name} but the INF has no Ndi\\params entry for it"
-            ));
-            continue;
-        };
-        let Some(setting) = settings::find(name) else {
-            out.push(format!(
-                "the driver reads {name}, which the settings table lacks"
-            ));
-            continue;
-        };
-        out.extend(
-            check_param(setting, *read_as, param)
-                .into_iter()
-                .map(|p| format!("Ndi\\params\\{name}: {p}")),
-        );
-    }
-    for (lower, (name, _)) in &params {
-        if !read_names.contains(lower) {
-            out.push(format!(
-                "the INF offers Ndi\\params\\{name} but the driver never reads it"
-            ));
-        }
-    }
-    out
-}
-
-/// One parameter against the driver's behaviour and the table's row.
-fn check_param(setting: &Setting, read_as: ReadAs, param: &Param) -> Vec<String> {
-    let mut out = Vec::new();
+/// Everything wrong with how the driver takes `setting` (empty: it follows
+/// the table).
+fn driver_against_table(setting: &Setting) -> Vec<String> {
     let name = setting.name;
-    match param.get("ParamDesc") {
-        Some(d) if d == setting.display => {}
-        other => out.push(format!(
-            "ParamDesc is {other:?}, the settings table says {:?}",
-            setting.display
-        )),
-    }
-    let inf_type = param.get("type").unwrap_or("").to_ascii_lowercase();
-    let optional = param.get("optional").is_some_and(|v| v.trim() == "1");
-    match (setting.kind, read_as) {
-        (Kind::Integer(range), ReadAs::Integer) => {
-            if !matches!(inf_type.as_str(), "int" | "dword" | "long" | "word") {
+    let mut out = Vec::new();
+    match setting.kind {
+        Kind::Integer(range) => {
+            let d = range.default.to_string();
+            if driver_with(&[(name, Some(&d))]) != driver_with(&[(name, None)]) {
                 out.push(format!(
-                    "type is '{inf_type}' but the driver reads an integer (int or dword)"
+                    "{name}: the driver with {d} set differs from the driver without it"
                 ));
             }
-            if optional {
-                out.push("optional = 1, but the driver has a default for it".into());
-            }
-            let number = |key: &str| param.get(key).map(|v| (v.to_string(), parse_number(v)));
-            // default: the driver behaves the same with it set as without.
-            match number("default") {
-                Some((_, Some(d))) => {
-                    if d != range.default {
-                        out.push(format!(
-                            "default {d} but the driver's default is {}",
-                            range.default
-                        ));
-                    }
-                    let with = driver_with(&[(name, Some(&d.to_string()))]);
-                    let without = driver_with(&[(name, None)]);
-                    if with != without {
-                        out.push(format!(
-                            "default {d}: the driver with it set ({with:?}) differs from the driver without it"
-                        ));
-                    }
-                }
-                Some((text, None)) => out.push(format!("default '{text}' is not a number")),
-                None => out.push("no default".into()),
-            }
-            for (key, bound, table) in [("min", true, range.min), ("max", false, range.max)] {
-                let Some((text, value)) = number(key) else {
-                    out.push(format!("no {key}"));
-                    continue;
-                };
-                let Some(value) = value else {
-                    out.push(format!("{key} '{text}' is not a number"));
-                    continue;
-                };
-                if value != table {
-                    out.push(format!("{key} {value} but the driver's {key} is {table}"));
-                }
+            for (key, value, beyond) in [
+                ("min", range.min, range.min.checked_sub(1)),
+                ("max", range.max, range.max.checked_add(1)),
+            ] {
                 if driver_with(&[(name, Some(&value.to_string()))]).is_err() {
-                    out.push(format!("{key} {value}: the driver refuses it"));
+                    out.push(format!("{name}: the driver refuses the {key} {value}"));
                 }
-                let beyond = if bound {
-                    value.checked_sub(1)
-                } else {
-                    value.checked_add(1)
-                };
                 if let Some(beyond) = beyond {
                     if driver_with(&[(name, Some(&beyond.to_string()))]).is_ok() {
                         out.push(format!(
-                            "{key} {value}: the driver also accepts {beyond}, outside the INF's range"
+                            "{name}: the driver accepts {beyond}, beyond the {key} {value}"
                         ));
                     }
                 }
-            }
-            let step = match number("step") {
-                None => 1,
-                Some((_, Some(s))) if s > 0 => s,
-                Some((text, _)) => {
-                    out.push(format!("step '{text}' is not a positive number"));
-                    1
-                }
-            };
-            if step != range.step {
-                out.push(format!(
-                    "step {step} but the driver accepts multiples of {}",
-                    range.step
-                ));
             }
             if range.step > 1 {
                 let off_step = range.min + range.step / 2;
                 if driver_with(&[(name, Some(&off_step.to_string()))]).is_ok() {
                     out.push(format!(
-                        "the driver accepts {off_step}, which is off the step {}",
+                        "{name}: the driver accepts {off_step}, off the step {}",
                         range.step
                     ));
                 }
             }
-            if let Some(base) = param.get("base") {
-                if base.trim() != "10" {
-                    out.push(format!("base {base}: the driver documents decimal values"));
-                }
-            }
-            for key in ["LimitText", "UpperCase"] {
-                if param.get(key).is_some() {
-                    out.push(format!("{key} applies to edit fields, not to numbers"));
-                }
-            }
         }
-        (Kind::Text(rule), ReadAs::Text) => {
-            if inf_type != "edit" {
-                out.push(format!(
-                    "type is '{inf_type}' but the driver reads text (edit)"
-                ));
-            }
-            match param.get("default") {
-                Some("") => {}
-                Some(d) => out.push(format!(
-                    "default '{d}' but the driver has no default text for it"
-                )),
-                None => out.push("no default (use \"\")".into()),
-            }
-            if optional == rule.required {
-                out.push(format!(
-                    "optional = {} but the settings table says required = {}",
-                    u8::from(optional),
-                    rule.required
-                ));
-            }
-            // What the driver does when the value is absent.
+        Kind::Text(rule) => {
             let absent = driver_with(&[(name, None)]);
-            let driver_requires = matches!(absent, Err(ConfigError::Missing(n)) if n == name);
-            if driver_requires == optional {
+            let refuses = matches!(absent, Err(ConfigError::Missing(n)) if n == name);
+            if refuses != rule.required {
                 out.push(format!(
-                    "optional = {} but without it the driver {}",
-                    u8::from(optional),
-                    if driver_requires {
+                    "{name}: the table says required = {} but without it the driver {}",
+                    rule.required,
+                    if refuses {
                         "refuses to start"
                     } else {
                         "starts"
                     }
                 ));
             }
-            let limit = param
-                .get("LimitText")
-                .map(|v| (v.to_string(), parse_number(v)));
-            match (limit, rule.limit_text) {
-                (None, None) => {}
-                (Some((_, Some(l))), Some(want)) if l == u32::from(want) => {}
-                (got, want) => out.push(format!(
-                    "LimitText {:?} but the settings table says {want:?}",
-                    got.map(|g| g.0)
-                )),
-            }
-            let upper = param.get("UpperCase").is_some_and(|v| v.trim() == "1");
-            if upper != rule.upper_case {
-                out.push(format!(
-                    "UpperCase = {} but the settings table says {}",
-                    u8::from(upper),
-                    rule.upper_case
-                ));
-            }
-            for key in ["min", "max", "step", "base"] {
-                if param.get(key).is_some() {
-                    out.push(format!("{key} applies to numbers, not to edit fields"));
-                }
-            }
         }
-        (kind, read_as) => out.push(format!(
-            "the settings table says {kind:?} but the driver reads it as {read_as:?}"
-        )),
     }
     out
 }
@@ -592,11 +384,40 @@ fn check_param(setting: &Setting, read_as: ReadAs, param: &Param) -> Vec<String>
 // ---------------------------------------------------------------------------
 
 #[test]
-fn the_shipped_inf_agrees_with_the_driver() {
+fn the_shipped_inf_identity_and_service_are_right() {
     let problems = problems(&shipped_inf());
     assert!(
         problems.is_empty(),
-        "inf/volnic.inx disagrees with the driver:\n  {}",
+        "inf/volnic.inx:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+#[test]
+fn the_generated_inf_params_and_readme_table_are_current() {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let stale = generated::stale(root).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        stale.is_empty(),
+        "{} not generated from core/src/settings.rs: run {} to regenerate",
+        stale
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        generated::COMMAND
+    );
+}
+
+#[test]
+fn the_driver_takes_the_tables_defaults_and_ranges() {
+    let problems: Vec<String> = settings::ALL
+        .iter()
+        .flat_map(driver_against_table)
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "driver/config.rs disagrees with the settings table:\n  {}",
         problems.join("\n  ")
     );
 }
@@ -666,71 +487,8 @@ fn altered_infs_are_caught() {
 
     let cases: Vec<(String, Vec<&str>)> = vec![
         (
-            replace_in_line(&inf, &["params\\BlockSize", "default"], "4096", "8192"),
-            vec!["BlockSize", "default 8192"],
-        ),
-        (
-            replace_in_line(&inf, &["params\\MTU", "max"], "9000", "9001"),
-            vec!["MTU", "max 9001"],
-        ),
-        (
-            replace_in_line(&inf, &["params\\PeerTimeoutMs", "min"], "200", "100"),
-            vec!["PeerTimeoutMs", "min 100"],
-        ),
-        (
-            replace_in_line(&inf, &["params\\BlockSize", "step"], "512", "1"),
-            vec!["BlockSize", "step 1"],
-        ),
-        (
-            replace_in_line(&inf, &["params\\PeerTimeoutMs", "type"], "int", "edit"),
-            vec!["PeerTimeoutMs", "type is 'edit'"],
-        ),
-        (
-            replace_in_line(&inf, &["params\\SendVolume", "type"], "edit", "int"),
-            vec!["SendVolume", "type is 'int'"],
-        ),
-        (
-            without_lines(&inf, "Ndi\\params\\NodeId,"),
-            vec!["NodeId", "no Ndi\\params entry"],
-        ),
-        (
-            inf.replace(
-                "[Volnic.Params.Reg]\n",
-                "[Volnic.Params.Reg]\nHKR, Ndi\\params\\Bogus, ParamDesc, 0, \"Bogus\"\n",
-            ),
-            vec!["Bogus", "never reads"],
-        ),
-        (
-            without_lines(&inf, "params\\NetworkAddress, optional"),
-            vec!["NetworkAddress", "optional = 0"],
-        ),
-        (
-            inf.replace(
-                "[Volnic.Params.Reg]\n",
-                "[Volnic.Params.Reg]\nHKR, Ndi\\params\\ReceiveVolume, optional, 0, \"1\"\n",
-            ),
-            vec!["ReceiveVolume", "optional = 1"],
-        ),
-        (
-            replace_in_line(&inf, &["params\\NetworkAddress", "LimitText"], "12", "17"),
-            vec!["NetworkAddress", "LimitText"],
-        ),
-        (
-            replace_in_line(&inf, &["FlushDelayMs.Desc", "="], "Partial", "Partial-"),
-            vec!["FlushDelayMs", "ParamDesc"],
-        ),
-        (
-            replace_in_line(&inf, &["params\\NodeId", "max"], " 0, ", " 0x00010001, "),
-            vec!["NodeId", "REG_SZ"],
-        ),
-        (
-            replace_in_line(
-                &inf,
-                &["params\\LinkSpeedMbps", "default"],
-                "default",
-                "defualt",
-            ),
-            vec!["LinkSpeedMbps", "unknown key 'defualt'"],
+            without_lines(&inf, "AddReg             = Volnic.Params.Reg"),
+            vec!["reaches no Ndi\\params\\SendVolume"],
         ),
         (
             replace_in_line(&inf, &["*PhysicalMediaType"], "14", "0"),
