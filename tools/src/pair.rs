@@ -356,6 +356,8 @@ fn datapath(
         let report = match link.poll(now, send, recv, &mut |f: &[u8]| sink(f)) {
             Ok(r) => r,
             Err(e) => {
+                // The link stopped (its send volume lost, say): it is down.
+                shared.link_up.store(false, Ordering::Relaxed);
                 record_error(shared, e.to_string());
                 publish(link, shared);
                 return;
