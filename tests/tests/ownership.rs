@@ -739,6 +739,97 @@ fn a_forced_overwrite_by_other_means_is_noticed_within_a_state_interval() {
     drop(writer);
 }
 
+/// Writes `bytes` at block `block` of `path` from another process (`dd`,
+/// as a stray tool would), without truncating.
+fn dd_block(path: &Path, block: u64, bytes: &[u8], dir: &Path) {
+    let input = dir.join(format!("block-{block}.bin"));
+    std::fs::write(&input, bytes).unwrap();
+    let out = Command::new("dd")
+        .arg(format!("if={}", input.display()))
+        .arg(format!("of={}", path.display()))
+        .args(["bs=4096", "count=1", "conv=notrunc,fsync"])
+        .arg(format!("seek={block}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// Ring slot `slot` of a 4096-byte-block volume, as on the file.
+fn read_slot(path: &Path, slot: u64) -> Vec<u8> {
+    let at = ((2 + slot) * 4096) as usize;
+    std::fs::read(path).unwrap()[at..at + 4096].to_vec()
+}
+
+/// Sends frames through `writer` until it has written `blocks` blocks in
+/// all, then waits for it to be idle (nothing queued or packed).
+fn write_blocks(writer: &Endpoint, blocks: u64) {
+    let start = Instant::now();
+    while writer.counters().blocks_written < blocks {
+        let _ = writer.send(&[0x42; 3000]);
+        std::thread::sleep(Duration::from_millis(3));
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            writer.error()
+        );
+    }
+    let mut last = writer.counters().blocks_written;
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = writer.counters().blocks_written;
+        if now == last {
+            return;
+        }
+        last = now;
+    }
+}
+
+#[test]
+fn a_process_writing_into_a_ring_slot_is_noticed_within_a_state_interval() {
+    let interval = Duration::from_millis(200); // a fifth of the 1 s peer timeout
+    let dir = unprivileged::shared_dir("volnic-slot-");
+    // Bytes of its own choosing into slot 5, after the writer has run
+    // with its peer across several ring wraps (16 slots) without a word.
+    let (a, b) = volume_pair(dir.path());
+    let writer = unlocked_writer(&quick_config(1000), &a, &b).unwrap();
+    let peer = Endpoint::start(&quick_config(1000), 2, &b, &a, Box::new(|_: &[u8]| {})).unwrap();
+    past_claim(&writer);
+    write_blocks(&writer, 80);
+    std::thread::sleep(4 * interval);
+    assert_eq!(
+        writer.error(),
+        None,
+        "a change reported on an undisturbed volume"
+    );
+    let mut stray = vec![0x5a; 4096];
+    stray[..8].copy_from_slice(b"NOTVOLNC");
+    dd_block(&a, 2 + 5, &stray, dir.path());
+    let (message, took) = stops_within(&writer, 25 * interval);
+    assert!(
+        message.contains("ring slot 5 (byte offset 28672)"),
+        "{message}"
+    );
+    volnic_tests::report!("stray block in a live writer's ring: noticed after {took:?} (state interval {interval:?}): {message}");
+    check_row("O16", &message);
+    drop(peer);
+    drop(writer);
+    // An older block of the same writer replayed into its slot.
+    let (a, b) = volume_pair(&dir.path().join("x").tap_mkdir());
+    let writer = unlocked_writer(&quick_config(1000), &a, &b).unwrap();
+    past_claim(&writer);
+    write_blocks(&writer, 2);
+    let old = read_slot(&a, 0);
+    write_blocks(&writer, 20);
+    assert_ne!(read_slot(&a, 0), old, "slot 0 not rewritten");
+    dd_block(&a, 2, &old, dir.path());
+    let (message, _) = stops_within(&writer, 25 * interval);
+    assert!(
+        message.contains("ring slot 0 (byte offset 8192)"),
+        "{message}"
+    );
+    check_row("O16", &message);
+}
+
 trait TapMkdir {
     fn tap_mkdir(self) -> PathBuf;
 }
