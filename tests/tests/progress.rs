@@ -502,6 +502,13 @@ enum Attack {
     /// together) put back as it was at an earlier tick, as a storage
     /// snapshot restore or a mirror failback does.
     Rollback { which: usize },
+    /// The receive superblock changed without the key: one byte of it
+    /// flipped (its CRC fixed, so it reads as another link, geometry or
+    /// flags) or, with `garbage`, all of it overwritten. Authenticated mode
+    /// ignores it (FORMAT.md reader rule 7) and it stays; in plain mode it
+    /// is put right when the adversary stops (plain mode follows the
+    /// superblock it finds).
+    Superblock { at: u8, garbage: bool },
 }
 
 fn attack() -> impl Strategy<Value = Attack> {
@@ -511,6 +518,7 @@ fn attack() -> impl Strategy<Value = Attack> {
         any::<usize>().prop_map(|which| Attack::Replay { which }),
         (any::<usize>(), any::<u16>()).prop_map(|(which, at)| Attack::Altered { which, at }),
         any::<usize>().prop_map(|which| Attack::Rollback { which }),
+        (any::<u8>(), any::<bool>()).prop_map(|(at, garbage)| Attack::Superblock { at, garbage }),
     ]
 }
 
@@ -587,6 +595,19 @@ fn run_adversary(
                 rig.b_recv.0.borrow_mut().bytes.copy_from_slice(earlier);
                 continue;
             }
+            if let Attack::Superblock { at, garbage } = what {
+                let mut v = rig.b_recv.0.borrow_mut();
+                if *garbage {
+                    v.bytes[..128].fill(*at);
+                } else {
+                    // A field byte (12..56: geometry, flags, link id,
+                    // nodes, formatted_at), the CRC fixed.
+                    v.bytes[12 + usize::from(*at) % 44] ^= 0x24;
+                    let crc = volnic_core::format::block_crc(&v.bytes[..128], 124);
+                    v.bytes[124..128].copy_from_slice(&crc.to_le_bytes());
+                }
+                continue;
+            }
             let slot = if *slot < 192 {
                 expected + u64::from(*slot % 4)
             } else {
@@ -594,7 +615,7 @@ fn run_adversary(
             } % u64::from(ring);
             let mut block = vec![0u8; bs];
             match what {
-                Attack::Zero | Attack::Rollback { .. } => {}
+                Attack::Zero | Attack::Rollback { .. } | Attack::Superblock { .. } => {}
                 Attack::Bytes { magic, seed } => {
                     let mut s = *seed;
                     for b in block.iter_mut() {
@@ -627,8 +648,22 @@ fn run_adversary(
         }
         step_recording(&mut rig, &mut history);
     }
-    // The adversary has stopped. Every frame sent from now on arrives,
-    // once, in order.
+    // The adversary has stopped. Plain mode: a superblock it changed is
+    // put right (authenticated mode leaves it as the adversary left it).
+    // Every frame sent from now on arrives, once, in order.
+    let superblock_changed = attacks
+        .iter()
+        .any(|(_, _, what)| matches!(what, Attack::Superblock { .. }));
+    if !auth && superblock_changed {
+        let genuine = &snapshots[0][..128];
+        rig.b_recv.0.borrow_mut().bytes[..128].copy_from_slice(genuine);
+        // The reader follows it again at its next state read, at the
+        // writer's position (reader rule 6: what was in flight meanwhile
+        // may be lost); "after" starts once it has.
+        for _ in 0..BOUND_US / TICK_US {
+            step_recording(&mut rig, &mut history);
+        }
+    }
     let first_after = next_id;
     let mut sent_after = Vec::new();
     for i in 0..frames_after {
@@ -670,9 +705,10 @@ proptest! {
 
     /// An adversary overwrites any receive slot with any bytes, zeroes, or
     /// any block the writer wrote before (as it was, or altered — with its
-    /// CRC fixed in authenticated mode), or rolls the whole receive volume
+    /// CRC fixed in authenticated mode), rolls the whole receive volume
     /// (superblock, state record and ring) back to its copy of any earlier
-    /// tick, at any time, while the writer sends. Once it stops,
+    /// tick, or changes the receive superblock, at any time, while the
+    /// writer sends. Once it stops,
     /// every frame the writer sends is delivered, in order, exactly once;
     /// nothing is ever delivered twice, out of order or damaged. Plain and
     /// authenticated mode.
