@@ -17,6 +17,9 @@ pub mod aligned;
 pub mod auth;
 #[cfg(test)]
 mod claim_tests;
+pub mod datapath;
+#[cfg(test)]
+mod datapath_tests;
 pub mod format;
 pub mod link;
 #[cfg(test)]
