@@ -20,8 +20,8 @@ use core::ffi::c_void;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-use volnic_core::pacer::Pacer;
-use volnic_core::{Link, LinkError, PeerProblem, QueueError, SendQueue};
+use volnic_core::datapath::{Datapath, Event, Host};
+use volnic_core::{Link, PollReport, QueueError, SendQueue};
 
 use crate::ndis::*;
 use crate::ndis_api::Platform;
@@ -554,118 +554,147 @@ pub struct Engine<P: Platform> {
     pub recv: P::File,
 }
 
-/// Body of the datapath thread after the link is open: pack, poll, indicate,
-/// report link changes, sleep until due or woken; on stop, flush what is
-/// queued, write the shutting-down record and close the volumes.
-pub fn run<P: Platform>(shared: Arc<Shared<P>>, mut engine: Engine<P>) {
-    let mut reported_up = shared.link_up.load(Ordering::Acquire);
-    let mut filled: Vec<(u16, RxKind, usize)> = Vec::with_capacity(RX_SLOTS);
-    let mut last_error: Option<LinkError> = None;
-    let mut last_problem: Option<PeerProblem> = None;
-    let mut last_mismatch: Option<(u64, u64)> = None;
-    let mut pacer = Pacer::new(shared.info.poll_interval_us);
-    loop {
-        let now = P::monotonic_us();
-        {
-            let mut tx = shared.tx.lock();
-            engine.link.pack(&mut tx.queue, now);
-        }
-        if shared.stop.load(Ordering::Acquire) {
-            break;
-        }
-        let mut filter_version = shared.filter_version.load(Ordering::Acquire);
-        let mut filter = shared.filter.lock().clone();
-        filled.clear();
-        let result = engine.link.poll(
-            now,
-            &mut engine.send,
-            &mut engine.recv,
-            &mut |frame: &[u8]| {
-                // A frame that arrives after an OID set completes meets the
-                // new filter, even in the middle of a poll.
-                let version = shared.filter_version.load(Ordering::Acquire);
-                if version != filter_version {
-                    filter_version = version;
-                    filter = shared.filter.lock().clone();
-                }
-                if let Some((index, kind)) = shared.take_slot(frame, &filter) {
-                    filled.push((index, kind, frame.len()));
-                    // Indicate as we go: one poll may deliver more frames
-                    // than there are slots, and only indicated slots can
-                    // come back while take_slot waits for one.
-                    if filled.len() >= RX_BATCH {
-                        shared.indicate(&filled);
-                        filled.clear();
-                    }
-                }
-            },
-        );
-        shared.indicate(&filled);
-        filled.clear();
-        let wait_us = match &result {
-            Ok(report) => pacer.wait_us(P::monotonic_us(), report, engine.link.has_pending()),
-            Err(_) => shared.info.poll_interval_us,
-        };
-        match result {
-            Ok(report) => {
-                last_error = None;
-                if let Some(e) = report.write_error {
-                    shared.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
-                    trace_line::<P>(format_args!("volnic: send volume write failed: {e}"));
-                }
-            }
-            Err(e) => {
-                if last_error.as_ref() != Some(&e) {
-                    trace_line::<P>(format_args!("volnic: link stopped: {e}"));
-                }
-                last_error = Some(e);
-            }
-        }
-        // Why the receive side carries nothing, and a peer that judges
-        // liveness by another clock: each logged once when it appears or
-        // changes (the Linux endpoint shows the same in `volnic status`).
-        let problem = engine.link.peer_problem();
-        if problem != last_problem {
-            if let Some(p) = &problem {
-                trace_line::<P>(format_args!("volnic: link down: {p}"));
-            }
-            last_problem = problem;
-        }
-        let mismatch = engine.link.peer_timeout_mismatch();
-        if mismatch != last_mismatch {
-            if let Some((ours, theirs)) = mismatch {
-                trace_line::<P>(format_args!(
-                    "volnic: the peer declares a peer timeout of {} ms, this node {} ms: freshness follows the larger; give both nodes the same PeerTimeoutMs",
-                    theirs / 1000,
-                    ours / 1000
-                ));
-            }
-            last_mismatch = mismatch;
-        }
-        let up = last_error.is_none() && engine.link.link_up();
-        shared.link_up.store(up, Ordering::Release);
-        if up != reported_up {
-            reported_up = up;
-            shared.indicate_link(up);
-        }
-        // The shared adaptive policy (volnic_core::pacer): fast polls right
-        // after traffic, the configured interval when quiet, never a spin.
-        if wait_us > 0 {
-            P::event_wait(&shared.wake, wait_us);
+/// The miniport's side of the datapath loop (`volnic_core::datapath`):
+/// frames go up as NBL chains of receive slots, the link state as an NDIS
+/// status indication, everything else to the trace.
+struct ThreadHost<'a, P: Platform> {
+    shared: &'a Shared<P>,
+    /// Slots filled by the current poll, not yet indicated.
+    filled: Vec<(u16, RxKind, usize)>,
+    filter_version: u32,
+    filter: RxFilter,
+}
+
+impl<'a, P: Platform> ThreadHost<'a, P> {
+    fn new(shared: &'a Shared<P>) -> Self {
+        Self {
+            shared,
+            filled: Vec::with_capacity(RX_SLOTS),
+            filter_version: shared.filter_version.load(Ordering::Acquire),
+            filter: shared.filter.lock().clone(),
         }
     }
-    let now = P::monotonic_us();
-    if let Err(e) = engine.link.shutdown(now, &mut engine.send) {
-        trace_line::<P>(format_args!("volnic: shutdown record not written: {e}"));
+}
+
+impl<P: Platform> Host for ThreadHost<'_, P> {
+    fn now_us(&self) -> u64 {
+        P::monotonic_us()
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.shared.stop.load(Ordering::Acquire)
+    }
+
+    fn pack(&mut self, link: &mut Link, now_us: u64) -> bool {
+        let mut tx = self.shared.tx.lock();
+        link.pack(&mut tx.queue, now_us);
+        !tx.queue.is_empty()
+    }
+
+    fn deliver(&mut self, frame: &[u8]) {
+        // A frame that arrives after an OID set completes meets the new
+        // filter, even in the middle of a poll.
+        let version = self.shared.filter_version.load(Ordering::Acquire);
+        if version != self.filter_version {
+            self.filter_version = version;
+            self.filter = self.shared.filter.lock().clone();
+        }
+        if let Some((index, kind)) = self.shared.take_slot(frame, &self.filter) {
+            self.filled.push((index, kind, frame.len()));
+            // Indicate as we go: one poll may deliver more frames than there
+            // are slots, and only indicated slots can come back while
+            // take_slot waits for one.
+            if self.filled.len() >= RX_BATCH {
+                self.delivered();
+            }
+        }
+    }
+
+    fn delivered(&mut self) {
+        self.shared.indicate(&self.filled);
+        self.filled.clear();
+    }
+
+    fn link_changed(&mut self, up: bool) {
+        self.shared.link_up.store(up, Ordering::Release);
+        self.shared.indicate_link(up);
+    }
+
+    fn event(&mut self, event: Event<'_>) {
+        match event {
+            Event::WriteFailed(e) => {
+                self.shared.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
+                trace_line::<P>(format_args!("volnic: send volume write failed: {e}"));
+            }
+            // Why the link carries nothing, and a peer that judges liveness
+            // by another clock: each traced once when it appears or changes
+            // (the Linux endpoint shows the same in `volnic status`).
+            Event::DownReasonChanged(Some(reason)) => {
+                trace_line::<P>(format_args!("volnic: link down: {reason}"));
+            }
+            Event::TimeoutMismatchChanged(Some(mismatch)) => {
+                trace_line::<P>(format_args!("volnic: {mismatch}"));
+            }
+            Event::DownReasonChanged(None) | Event::TimeoutMismatchChanged(None) => {}
+            Event::Stopped(e) => trace_line::<P>(format_args!("volnic: link stopped: {e}")),
+            Event::ShutdownFailed(e) => {
+                trace_line::<P>(format_args!("volnic: shutdown record not written: {e}"));
+            }
+        }
+    }
+
+    fn wait(&mut self, wait_us: u64, _report: &PollReport) {
+        // The wake event stays set once a frame is queued, so a frame queued
+        // since the pack ends this wait at once.
+        P::event_wait(&self.shared.wake, wait_us);
+    }
+}
+
+/// Body of the datapath thread after the link is open: the engine's loop
+/// (`volnic_core::datapath`) until halt, which drains the queue and writes
+/// the shutting-down record; then the volumes are closed. A link that stops
+/// by itself (its send volume taken over, say) stays disconnected, with no
+/// more volume I/O, until the adapter is halted.
+pub fn run<P: Platform>(shared: Arc<Shared<P>>, mut engine: Engine<P>) {
+    let mut host = ThreadHost::new(&shared);
+    // The state NDIS was told last (initialize reports the first poll's,
+    // or disconnected when it stopped waiting for the storage).
+    let shown_up = shared.link_up.load(Ordering::Acquire);
+    let mut datapath = Datapath::new(shared.info.poll_interval_us, shown_up);
+    let stopped_itself = loop {
+        match datapath.step(
+            &mut host,
+            &mut engine.link,
+            &mut engine.send,
+            &mut engine.recv,
+        ) {
+            Ok(true) => {}
+            Ok(false) => break false,
+            Err(_) => break true,
+        }
+    };
+    if stopped_itself {
+        while !shared.stop.load(Ordering::Acquire) {
+            P::event_wait(&shared.wake, STOPPED_WAIT_US);
+        }
+    } else {
+        datapath.finish(
+            &mut host,
+            &mut engine.link,
+            &mut engine.send,
+            &mut engine.recv,
+        );
     }
     // Best effort: the record is written through already.
     let _ = P::flush_volume(&mut engine.send);
-    if reported_up {
-        shared.link_up.store(false, Ordering::Release);
-    }
+    shared.link_up.store(false, Ordering::Release);
     drop(engine);
     P::event_set(&shared.stopped);
 }
+
+/// Longest wait of a stopped link's thread between two looks at the halt
+/// flag (halt also sets the wake event).
+const STOPPED_WAIT_US: u64 = 1_000_000;
 
 /// Formats one trace line without allocating more than the line.
 pub fn trace_line<P: Platform>(args: core::fmt::Arguments<'_>) {

@@ -133,12 +133,13 @@ pub struct Datapath {
 }
 
 impl Datapath {
-    /// A loop that polls every `idle_poll_us` on a quiet link, for `link`
-    /// whose state the host shows already (`link.link_up()`).
-    pub fn new(idle_poll_us: u64, link: &Link) -> Self {
+    /// A loop that polls every `idle_poll_us` on a quiet link; `shown_up`
+    /// is the link state the host shows now (the loop reports changes from
+    /// it).
+    pub fn new(idle_poll_us: u64, shown_up: bool) -> Self {
         Self {
             pacer: Pacer::new(idle_poll_us),
-            shown_up: link.link_up(),
+            shown_up,
             reason: None,
             mismatch: None,
         }
@@ -230,7 +231,7 @@ impl Datapath {
     }
 }
 
-/// Runs the loop until the host asks it to stop (then drains and writes the
+/// Runs the loop, from a link the host shows down, until the host asks it to stop (then drains and writes the
 /// shutting-down record: `Ok`) or the link stops by itself (`Err`, with
 /// nothing more written; the host decides what follows: the Linux endpoint
 /// exits, the miniport stays disconnected until it is halted).
@@ -241,7 +242,7 @@ pub fn run<H: Host, S: Volume, R: Volume>(
     recv: &mut R,
     idle_poll_us: u64,
 ) -> Result<(), LinkError> {
-    let mut datapath = Datapath::new(idle_poll_us, link);
+    let mut datapath = Datapath::new(idle_poll_us, false);
     while datapath.step(host, link, send, recv)? {}
     datapath.finish(host, link, send, recv);
     Ok(())

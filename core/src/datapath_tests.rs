@@ -196,7 +196,7 @@ fn node(
     };
     let mut r = recv.clone();
     let link = Link::open(cfg, &mut s, &mut r, clock.get(), 100).unwrap();
-    let datapath = Datapath::new(IDLE_POLL_US, &link);
+    let datapath = Datapath::new(IDLE_POLL_US, false);
     Node {
         host: TestHost::new(clock),
         link,
