@@ -71,7 +71,7 @@ impl fmt::Display for TimeoutMismatch {
         let (ours, theirs) = (self.ours_us / 1000, self.theirs_us / 1000);
         write!(
             f,
-            "the peer declares a peer timeout of {theirs} ms, this node uses {ours} ms: each node judges the other by the larger ({} ms), so a dead peer is noticed that late; give both nodes the same peer timeout (PeerTimeoutMs on Windows, peer-timeout-ms on Linux)",
+            "the peer declares a peer timeout of {theirs} ms, this node uses {ours} ms: each node judges the other by the larger ({} ms), so a dead peer is noticed that late; set the same peer timeout on both nodes (peer-timeout-ms, PeerTimeoutMs on Windows)",
             ours.max(theirs)
         )
     }

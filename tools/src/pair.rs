@@ -13,8 +13,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use volnic_core::pacer::Pacer;
-use volnic_core::{Counters, Link, LinkConfig, QueueError, SendQueue, Volume};
+use volnic_core::datapath::{Event, Host, TimeoutMismatch};
+use volnic_core::{Counters, Link, LinkConfig, PollReport, QueueError, SendQueue, Volume};
 
 use crate::cli::format::{format, FormatArgs};
 use crate::filevol::{FileVolume, OpenMode};
@@ -86,8 +86,8 @@ struct Shared {
     error: Mutex<Option<String>>,
     /// Why the link is down on the receive side, if it is.
     problem: Mutex<Option<String>>,
-    /// (ours, the peer's declared) peer timeouts in µs, when they differ.
-    timeout_mismatch: Mutex<Option<(u64, u64)>>,
+    /// This node's and the peer's declared peer timeouts, when they differ.
+    timeout_mismatch: Mutex<Option<TimeoutMismatch>>,
 }
 
 /// Receives each delivered frame on the datapath thread.
@@ -209,7 +209,12 @@ impl Endpoint {
     /// This node's and the peer's declared peer timeouts (µs), when they
     /// differ (the peer's freshness then follows the larger).
     pub fn peer_timeout_mismatch(&self) -> Option<(u64, u64)> {
-        self.shared.timeout_mismatch.lock().ok().and_then(|m| *m)
+        self.shared
+            .timeout_mismatch
+            .lock()
+            .ok()
+            .and_then(|m| *m)
+            .map(|m| (m.ours_us, m.theirs_us))
     }
 
     /// CPU time of the datapath thread so far (refreshed every 100 ms).
@@ -320,6 +325,89 @@ impl Drop for Endpoint {
     }
 }
 
+/// The Linux endpoint's side of the datapath loop (`volnic_core::datapath`):
+/// frames go to the sink (the TAP device), the link state and why it is
+/// down to what `volnic status` and the log read.
+struct EndpointHost<'a> {
+    shared: &'a Shared,
+    sink: &'a mut Sink,
+    last_publish: u64,
+}
+
+impl Host for EndpointHost<'_> {
+    fn now_us(&self) -> u64 {
+        now_us()
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.shared.stop.load(Ordering::Relaxed)
+    }
+
+    fn pack(&mut self, link: &mut Link, now_us: u64) -> bool {
+        match self.shared.queue.lock() {
+            Ok(mut q) => {
+                link.pack(&mut q, now_us);
+                !q.is_empty()
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn deliver(&mut self, frame: &[u8]) {
+        (self.sink)(frame);
+    }
+
+    fn link_changed(&mut self, up: bool) {
+        self.shared.link_up.store(up, Ordering::Relaxed);
+    }
+
+    fn event(&mut self, event: Event<'_>) {
+        match event {
+            // Counted by the engine; shown as the down reason while it lasts.
+            Event::WriteFailed(_) => {}
+            Event::DownReasonChanged(reason) => {
+                if let Ok(mut p) = self.shared.problem.lock() {
+                    *p = reason.map(|r| r.to_string());
+                }
+            }
+            Event::TimeoutMismatchChanged(mismatch) => {
+                if let Ok(mut m) = self.shared.timeout_mismatch.lock() {
+                    *m = mismatch;
+                }
+            }
+            Event::Stopped(e) | Event::ShutdownFailed(e) => {
+                record_error(self.shared, e.to_string())
+            }
+        }
+    }
+
+    fn polled(&mut self, link: &Link, _report: &PollReport) {
+        let now = now_us();
+        if now.saturating_sub(self.last_publish) >= 100_000 {
+            self.last_publish = now;
+            publish(link, self.shared);
+        }
+    }
+
+    fn wait(&mut self, wait_us: u64, report: &PollReport) {
+        let Ok(q) = self.shared.queue.lock() else {
+            return;
+        };
+        // The condition variable does not remember a wake-up: frames
+        // already queued are packed at once, unless the peer's window is
+        // closed; then wait like an idle poll.
+        if (q.is_empty() || report.flow_blocked) && !self.shared.stop.load(Ordering::Relaxed) {
+            let _ = self
+                .shared
+                .wake
+                .wait_timeout(q, Duration::from_micros(wait_us));
+        }
+    }
+}
+
+/// The endpoint's datapath thread: the engine's loop until stopped (then
+/// the queue is drained and the shutting-down record written) or until the
+/// link stops by itself (its send volume lost), which ends the endpoint.
 fn datapath(
     link: &mut Link,
     send: &mut BoxedVolume,
@@ -328,75 +416,22 @@ fn datapath(
     poll_us: u64,
     sink: &mut Sink,
 ) {
-    let mut pacer = Pacer::new(poll_us);
-    let mut last_publish = 0u64;
-    loop {
-        let now = now_us();
-        let stopping = shared.stop.load(Ordering::Relaxed);
-        if let Ok(mut q) = shared.queue.lock() {
-            link.pack(&mut q, now);
-        }
-        if stopping {
-            // Pack whatever remains (the queue may hold more than one batch).
-            for _ in 0..64 {
-                let _ = link.poll(now_us(), send, recv, &mut |_: &[u8]| {});
-                match shared.queue.lock() {
-                    Ok(mut q) if !q.is_empty() => {
-                        link.pack(&mut q, now_us());
-                    }
-                    _ => break,
-                }
-            }
-            if let Err(e) = link.shutdown(now_us(), send) {
-                record_error(shared, e.to_string());
-            }
-            publish(link, shared);
-            return;
-        }
-        let report = match link.poll(now, send, recv, &mut |f: &[u8]| sink(f)) {
-            Ok(r) => r,
-            Err(e) => {
-                // The link stopped (its send volume lost, say): it is down.
-                shared.link_up.store(false, Ordering::Relaxed);
-                record_error(shared, e.to_string());
-                publish(link, shared);
-                return;
-            }
-        };
-        shared.link_up.store(report.link_up, Ordering::Relaxed);
-        let now = now_us();
-        if now.saturating_sub(last_publish) >= 100_000 {
-            last_publish = now;
-            publish(link, shared);
-        }
-        let wait_us = pacer.wait_us(now, &report, link.has_pending());
-        if wait_us == 0 {
-            continue;
-        }
-        let Ok(q) = shared.queue.lock() else { return };
-        // Frames already queued are packed at once, unless the peer's
-        // window is closed: then wait like an idle poll.
-        if (q.is_empty() || report.flow_blocked) && !shared.stop.load(Ordering::Relaxed) {
-            let _ = shared.wake.wait_timeout(q, Duration::from_micros(wait_us));
-        }
-    }
+    let mut host = EndpointHost {
+        shared,
+        sink,
+        last_publish: 0,
+    };
+    // Errors are recorded through the host's events.
+    let _ = volnic_core::datapath::run(&mut host, link, send, recv, poll_us);
+    publish(link, shared);
 }
 
+/// Publishes what `volnic status` reads of the link: its counters and the
+/// datapath thread's CPU time.
 fn publish(link: &Link, shared: &Shared) {
     shared.cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
-    if let Ok(mut m) = shared.timeout_mismatch.lock() {
-        *m = link.peer_timeout_mismatch();
-    }
     if let Ok(mut c) = shared.counters.lock() {
         *c = *link.counters();
-    }
-    if let Ok(mut p) = shared.problem.lock() {
-        // Why the link is down: the send volume refusing writes (a full
-        // disk, EIO), else the receive side's problem.
-        *p = link
-            .send_error()
-            .map(|e| volnic_core::LinkError::SendIo(e).to_string())
-            .or_else(|| link.peer_problem().map(|p| p.to_string()));
     }
 }
 

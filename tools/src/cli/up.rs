@@ -448,14 +448,14 @@ pub fn ready_message(already: bool, up: bool, elapsed: Duration) -> Option<&'sta
     }
 }
 
-/// The one line naming a peer-timeout mismatch (`ours`, `theirs` in µs).
+/// The one line naming a peer-timeout mismatch (`ours`, `theirs` in µs):
+/// the engine's, which the miniport traces too.
 pub fn timeout_mismatch_line(ours: u64, theirs: u64) -> String {
-    format!(
-        "the peer declares a peer timeout of {} ms, this node uses {} ms: each node judges the other by the larger ({} ms), so a dead peer is noticed that late; set the same peer-timeout-ms on both nodes",
-        theirs / 1000,
-        ours / 1000,
-        ours.max(theirs) / 1000
-    )
+    volnic_core::datapath::TimeoutMismatch {
+        ours_us: ours,
+        theirs_us: theirs,
+    }
+    .to_string()
 }
 
 /// Sets the carrier from the link state until `stop` is set or the
