@@ -272,14 +272,8 @@ fn open_engine<P: Platform>(config: &AdapterConfig) -> Result<Engine<P>, OpenFai
             config.block_size
         )));
     }
-    if config.max_frame_len() > link.max_frame_len() {
-        return Err(OpenFailure::Config(format!(
-            "MTU {} needs {}-byte frames but the link carries at most {}: lower MTU",
-            config.mtu,
-            config.max_frame_len(),
-            link.max_frame_len()
-        )));
-    }
+    volnic_core::settings::check_mtu(config.mtu, link.max_frame_len(), formatted)
+        .map_err(|e| OpenFailure::Config(format!("{e}")))?;
     Ok(Engine { link, send, recv })
 }
 

@@ -20,9 +20,6 @@ pub trait SettingSource {
     fn integer(&mut self, name: &str) -> Option<u32>;
 }
 
-/// Ethernet header length (destination, source, EtherType).
-pub const ETH_HEADER_LEN: usize = 14;
-
 /// Validated settings of one adapter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdapterConfig {
@@ -36,7 +33,7 @@ pub struct AdapterConfig {
     pub peer_timeout_us: u64,
     pub node_id: u32,
     pub send_queue_bytes: usize,
-    /// IP MTU: the largest frame is `mtu + ETH_HEADER_LEN`.
+    /// IP MTU: the largest frame is 14 bytes more (`settings::frame_len`).
     pub mtu: u32,
     /// Configured MAC (NetworkAddress), if any.
     pub network_address: Option<[u8; 6]>,
@@ -151,7 +148,7 @@ impl AdapterConfig {
 
     /// Largest Ethernet frame (header included, no FCS) this adapter carries.
     pub fn max_frame_len(&self) -> usize {
-        self.mtu as usize + ETH_HEADER_LEN
+        settings::frame_len(self.mtu)
     }
 }
 

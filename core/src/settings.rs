@@ -172,7 +172,7 @@ pub const SEND_QUEUE_KB: Setting = Setting {
 };
 
 /// Ethernet header in front of an IP packet (destination, source, EtherType).
-const ETH_HEADER_LEN: u32 = 14;
+pub const ETH_HEADER_LEN: u32 = 14;
 /// Largest MTU offered: jumbo frames. Whatever the volume format could
 /// carry beyond that no Windows stack asks for.
 const MAX_MTU: u32 = 9_000;
@@ -280,6 +280,47 @@ pub fn same_volume_path(a: &str, b: &str) -> bool {
 /// separated by `:` or `-`); the same parser the Linux endpoint uses.
 pub use crate::mac::parse_mac as parse_network_address;
 
+/// Largest Ethernet frame (header included, no FCS) an adapter with IP
+/// MTU `mtu` sends.
+pub const fn frame_len(mtu: u32) -> usize {
+    (mtu + ETH_HEADER_LEN) as usize
+}
+
+/// The MTU needs larger frames than the link's blocks carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MtuTooLarge {
+    pub mtu: u32,
+    pub max_frame_len: usize,
+    pub block_size: u32,
+}
+
+impl core::fmt::Display for MtuTooLarge {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "MTU {} needs {}-byte frames but the link's {}-byte blocks carry at most {}: lower the MTU (mtu, MTU on Windows) or format the volumes with a larger block size",
+            self.mtu,
+            frame_len(self.mtu),
+            self.block_size,
+            self.max_frame_len
+        )
+    }
+}
+
+/// The MTU-versus-frame rule both hosts apply once the link is open:
+/// every frame the MTU allows must fit what the link carries
+/// (`Link::max_frame_len`, set by the block size).
+pub fn check_mtu(mtu: u32, max_frame_len: usize, block_size: u32) -> Result<(), MtuTooLarge> {
+    if frame_len(mtu) > max_frame_len {
+        return Err(MtuTooLarge {
+            mtu,
+            max_frame_len,
+            block_size,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,5 +427,28 @@ mod tests {
         assert_eq!(parse_network_address("zz1122334455"), None);
         assert_eq!(parse_network_address("010000000000"), None);
         assert_eq!(parse_network_address("000000000000"), None);
+    }
+
+    #[test]
+    fn the_mtu_must_fit_the_links_frames() {
+        // 1500-byte IP packets are 1514-byte frames.
+        assert_eq!(frame_len(1500), 1514);
+        assert_eq!(check_mtu(1500, 1514, 4096), Ok(()));
+        let err = check_mtu(1500, 1513, 512).unwrap_err();
+        assert_eq!(
+            err,
+            MtuTooLarge {
+                mtu: 1500,
+                max_frame_len: 1513,
+                block_size: 512
+            }
+        );
+        let line = alloc::string::ToString::to_string(&err);
+        assert!(
+            line.starts_with("MTU 1500 needs 1514-byte frames but the link's 512-byte blocks carry at most 1513: "),
+            "{line}"
+        );
+        // The table's largest MTU fits the format's largest frame.
+        assert!(frame_len(MTU.range().max) <= crate::format::MAX_FRAME_LEN);
     }
 }

@@ -25,9 +25,6 @@ use crate::filevol::{FileVolume, OpenMode};
 use crate::pair::{Endpoint, PairConfig};
 use crate::tap::{write_frame, Tap};
 
-/// Ethernet header length: the largest frame is MTU + 14.
-const ETH_HEADER_LEN: u32 = 14;
-
 #[derive(Args, Debug, Clone, Default)]
 pub struct UpArgs {
     /// Settings file (TOML, keys as the long options: `send`, `recv`, `tap`,
@@ -372,14 +369,8 @@ pub fn up(settings: &UpSettings, stop: &AtomicBool) -> Result<(), String> {
     });
     let endpoint = Endpoint::start(&cfg, node_id, &settings.send, &settings.recv, sink)?;
     let max_frame = endpoint.max_frame_len();
-    if (settings.mtu + ETH_HEADER_LEN) as usize > max_frame {
-        return Err(format!(
-            "mtu {} needs frames of {} bytes but blocks of {} bytes carry at most {max_frame}: lower --mtu or format with a larger block size",
-            settings.mtu,
-            settings.mtu + ETH_HEADER_LEN,
-            superblock.block_size
-        ));
-    }
+    settings::check_mtu(settings.mtu, max_frame, superblock.block_size)
+        .map_err(|e| e.to_string())?;
     tap.configure(settings.mtu, mac, settings.addr.as_deref())?;
     info!(
         tap = %settings.tap,
@@ -391,7 +382,7 @@ pub fn up(settings: &UpSettings, stop: &AtomicBool) -> Result<(), String> {
 
     let control = tap.try_clone()?;
     let sender = endpoint.sender();
-    let frame_cap = settings.mtu as usize + ETH_HEADER_LEN as usize + 4;
+    let frame_cap = settings::frame_len(settings.mtu) + 4;
     std::thread::Builder::new()
         .name("volnic-tap-rx".into())
         .spawn(move || {
