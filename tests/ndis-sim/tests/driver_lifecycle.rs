@@ -153,6 +153,60 @@ fn halt_delivers_queued_sends_and_the_peer_sees_the_link_go_down() {
     p.host.finish();
 }
 
+/// A send queue larger than one write batch (1 MiB): halt drains it over
+/// several pack → poll rounds (the engine's loop, `volnic_core::datapath`)
+/// before the shutting-down record, so nothing accepted is lost. The send
+/// volume holds its writes while the burst is queued, so the queue is full
+/// when halt comes.
+#[test]
+fn halt_drains_a_queue_of_several_batches() {
+    use volnic_ndis_sim::os::{release_writes, stall_writes};
+    let dir = tempfile::tempdir().unwrap();
+    // 2048 blocks of 4 KiB: room for the whole burst in the ring.
+    let files = make_link(dir.path(), 4096, 2048);
+    let send = files.a_send.to_string_lossy().into_owned();
+    let mut host = SimHost::load();
+    let mut reg_a = registry(&files.a_send, &files.a_recv, 1, 4096);
+    reg_a.retain(|(k, _)| *k != "SendQueueKb");
+    reg_a.push(("SendQueueKb", RegValue::Int(4096)));
+    let a = host.initialize("node1", &reg_a).unwrap();
+    let b = host
+        .initialize("node2", &registry(&files.b_send, &files.b_recv, 2, 4096))
+        .unwrap();
+    host.restart(a);
+    host.restart(b);
+    set_filter(&mut host, b);
+    let (mac_a, mac_b) = (mac_of(&mut host, a), mac_of(&mut host, b));
+    assert!(host.wait_link(a, true, WAIT) && host.wait_link(b, true, WAIT));
+    stall_writes(&send);
+    // About 3 MB: three batches and more, all accepted by the 4 MiB queue.
+    let burst: Vec<Vec<u8>> = (0..2000).map(|i| frame(mac_b, mac_a, i, 1514)).collect();
+    assert!(host
+        .send(a, &nbls(&burst))
+        .iter()
+        .all(|&s| s == status("NDIS_STATUS_SUCCESS")));
+    host.pause(a);
+    // The storage answers again while halt waits (well within its bound).
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        release_writes(&send);
+    });
+    host.halt(a);
+    release.join().unwrap();
+    let got = host.wait_received(b, burst.len(), WAIT);
+    assert_eq!(
+        got.len(),
+        burst.len(),
+        "frames accepted before halt were lost"
+    );
+    assert!(got == burst, "in order, intact");
+    assert!(
+        host.wait_link(b, false, WAIT),
+        "node 2 saw node 1 shut down"
+    );
+    host.finish();
+}
+
 #[test]
 fn peer_shutdown_and_restart_are_followed_by_link_state_indications() {
     let dir = tempfile::tempdir().unwrap();
