@@ -19,6 +19,7 @@ use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use volnic_core::auth::AuthKey;
+use volnic_core::volume::{STORAGE_RETRY_FIRST_US, STORAGE_RETRY_MAX_US};
 use volnic_core::{Link, LinkConfig, LinkError, SendQueue, VolumeErrorKind};
 
 use crate::config::{default_mac, AdapterConfig, SettingSource};
@@ -207,19 +208,11 @@ impl OpenFailure {
     }
 }
 
-/// Whether a volume error may heal without a change of configuration.
-fn storage_may_heal(kind: VolumeErrorKind) -> bool {
-    matches!(
-        kind,
-        VolumeErrorKind::NotFound
-            | VolumeErrorKind::PermissionDenied
-            | VolumeErrorKind::ReadOnly
-            | VolumeErrorKind::Io
-    )
-}
-
+/// A volume that failed to open: waited for if the failure may heal (the
+/// engine's rule, `VolumeErrorKind::may_heal`, which the Linux endpoint
+/// applies too), else a fault of the configuration.
 fn volume_failure(kind: VolumeErrorKind, reason: String) -> OpenFailure {
-    if storage_may_heal(kind) {
+    if kind.may_heal() {
         OpenFailure::Storage(reason)
     } else {
         OpenFailure::Config(reason)
@@ -276,11 +269,6 @@ fn open_engine<P: Platform>(config: &AdapterConfig) -> Result<Engine<P>, OpenFai
         .map_err(|e| OpenFailure::Config(format!("{e}")))?;
     Ok(Engine { link, send, recv })
 }
-
-/// First wait between two tries to open volumes that are not there yet;
-/// each failed try doubles it, up to [`STORAGE_RETRY_MAX_US`].
-const STORAGE_RETRY_FIRST_US: u64 = 250_000;
-const STORAGE_RETRY_MAX_US: u64 = 4_000_000;
 
 /// Logs why the adapter is disconnected and retrying (trace and event log)
 /// when the reason is new; `last` holds the reason logged last.

@@ -26,6 +26,31 @@ pub enum VolumeErrorKind {
     Io,
 }
 
+impl VolumeErrorKind {
+    /// Whether a volume failing to open or read this way may heal without
+    /// a change of configuration: storage not there yet (an iSCSI LUN not
+    /// logged in, a mirror target not attached, a file system not mounted),
+    /// not yet readable or writable (an offline disk), or failing I/O. Both
+    /// hosts wait for such a volume, retrying after
+    /// [`STORAGE_RETRY_FIRST_US`], doubling to [`STORAGE_RETRY_MAX_US`];
+    /// anything else is a fault of the configuration and is reported as such.
+    pub const fn may_heal(self) -> bool {
+        matches!(
+            self,
+            VolumeErrorKind::NotFound
+                | VolumeErrorKind::PermissionDenied
+                | VolumeErrorKind::ReadOnly
+                | VolumeErrorKind::Io
+        )
+    }
+}
+
+/// First wait between two tries to open a volume that is not there yet.
+pub const STORAGE_RETRY_FIRST_US: u64 = 250_000;
+/// Longest wait between two tries: each failed try doubles the wait, up to
+/// this.
+pub const STORAGE_RETRY_MAX_US: u64 = 4_000_000;
+
 /// An I/O error from a [`Volume`], with the host's native error code (errno,
 /// NTSTATUS) kept for the log; code 0 where no host error lies behind it
 /// (an access past the end found by the volume itself), and then the

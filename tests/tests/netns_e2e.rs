@@ -253,3 +253,43 @@ fn everything_the_lab_created_is_removed_even_on_failure() {
         "endpoint process {pid} left behind"
     );
 }
+
+/// A receive volume that is not there when `volnic up` starts (a mirror
+/// target or LUN attached later) is waited for, the reason logged once,
+/// and the link comes up by itself once the volume appears and the peer
+/// runs: the same rule as the miniport's (`VolumeErrorKind::may_heal`).
+#[test]
+fn a_receive_volume_that_appears_later_is_waited_for() {
+    let Some(mut lab) = lab_or_skip(
+        "a_receive_volume_that_appears_later_is_waited_for",
+        "late",
+        &[],
+    ) else {
+        return;
+    };
+    // Node 1 receives on b.mirror.vol: hide it (the mirror keeps writing
+    // the same file through its open descriptor).
+    let recv = lab.dir().join("b.mirror.vol");
+    let hidden = lab.dir().join("b.mirror.vol.detached");
+    std::fs::rename(&recv, &hidden).unwrap();
+    lab.start_node(0).unwrap();
+    // 0.25 s, 0.5 s, 1 s, 2 s: four tries fail, one reason.
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(lab.node_pid(0).is_some());
+    std::fs::rename(&hidden, &recv).unwrap();
+    lab.start_node(1).unwrap();
+    let took = lab.wait_carrier(0, true, Duration::from_secs(30));
+    let log = lab.node_log(0);
+    assert!(took.is_some(), "node 1 never came up: {log}");
+    let waiting = log
+        .lines()
+        .filter(|l| l.contains("waiting for the receive volume, retrying: receive volume"))
+        .collect::<Vec<_>>();
+    assert_eq!(waiting.len(), 1, "the reason is logged once: {log}");
+    assert!(waiting[0].contains("not found"), "{log}");
+    assert!(log.contains("is there"), "{log}");
+    volnic_tests::report!(
+        "receive volume attached 4 s after start: carrier on {} ms after the peer started",
+        took.unwrap().as_millis()
+    );
+}

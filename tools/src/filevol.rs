@@ -191,6 +191,68 @@ impl OpenProblem {
     }
 }
 
+impl OpenProblem {
+    /// The engine's kind of this problem, where it is one a host may wait
+    /// out ([`VolumeErrorKind::may_heal`]): a missing file or directory (a
+    /// LUN not attached, a file system not mounted yet), refused access,
+    /// a read-only volume, failing I/O.
+    pub fn kind(&self) -> Option<VolumeErrorKind> {
+        match self {
+            Self::NotFound | Self::ParentMissing => Some(VolumeErrorKind::NotFound),
+            Self::PermissionDenied { .. } => Some(VolumeErrorKind::PermissionDenied),
+            Self::ReadOnly | Self::ReadOnlyDevice => Some(VolumeErrorKind::ReadOnly),
+            Self::Io(_) => Some(VolumeErrorKind::Io),
+            _ => None,
+        }
+    }
+
+    /// Whether waiting may cure it (the rule both hosts apply).
+    pub fn may_heal(&self) -> bool {
+        self.kind().is_some_and(VolumeErrorKind::may_heal)
+    }
+}
+
+/// Waits until the volume at `path` opens read-only, as the miniport waits
+/// for storage that is not there yet: retrying after
+/// `volnic_core::volume::STORAGE_RETRY_FIRST_US`, doubling to
+/// `STORAGE_RETRY_MAX_US`. `on_wait` hears each try that failed: the
+/// reason, whether it differs from the last one told, and the time waited
+/// so far. `Ok(true)`: it opens; `Ok(false)`: `stop` was set first; `Err`:
+/// a problem waiting does not cure (a directory, not a volume).
+pub fn wait_for_volume(
+    path: &Path,
+    role: &str,
+    stop: &std::sync::atomic::AtomicBool,
+    on_wait: &mut dyn FnMut(&str, bool, std::time::Duration),
+) -> Result<bool, String> {
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+    use volnic_core::volume::{STORAGE_RETRY_FIRST_US, STORAGE_RETRY_MAX_US};
+    let started = Instant::now();
+    let mut wait_us = STORAGE_RETRY_FIRST_US;
+    let mut last = String::new();
+    loop {
+        match FileVolume::open(path, OpenMode::ReadOnly) {
+            Ok(_) => return Ok(true),
+            Err(e) if e.problem().may_heal() => {
+                let reason = e.with_role(role).to_string();
+                let new = reason != last;
+                on_wait(&reason, new, started.elapsed());
+                last = reason;
+            }
+            Err(e) => return Err(e.with_role(role).to_string()),
+        }
+        let until = Instant::now() + Duration::from_micros(wait_us);
+        while Instant::now() < until {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        wait_us = (wait_us * 2).min(STORAGE_RETRY_MAX_US);
+    }
+}
+
 impl fmt::Display for OpenProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.describe(Path::new("<path>")))
@@ -1236,5 +1298,48 @@ mod tests {
             volume_error(&io::Error::from_raw_os_error(libc::EINVAL), false).kind,
             VolumeErrorKind::Io
         );
+    }
+
+    #[test]
+    fn a_volume_that_appears_later_is_waited_for_and_each_reason_told_once() {
+        use std::sync::atomic::AtomicBool;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("late.vol");
+        let maker = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(900));
+                std::fs::write(&path, vec![0u8; 4096]).unwrap();
+            })
+        };
+        let stop = AtomicBool::new(false);
+        let mut told = Vec::new();
+        let opened = wait_for_volume(&path, "receive volume", &stop, &mut |r, new, _| {
+            told.push((r.to_owned(), new))
+        });
+        maker.join().unwrap();
+        assert_eq!(opened, Ok(true));
+        // 0.25 s, then 0.5 s: at least two tries failed before it appeared.
+        assert!(told.len() >= 2, "{told:?}");
+        assert!(told[0].0.starts_with("receive volume ") && told[0].0.contains("not found"));
+        assert!(told[0].1, "the first reason is new");
+        assert!(told[1..].iter().all(|(r, new)| !new && *r == told[0].0));
+    }
+
+    #[test]
+    fn waiting_ends_on_stop_and_a_directory_is_not_waited_for() {
+        use std::sync::atomic::AtomicBool;
+        let dir = tempfile::tempdir().unwrap();
+        let stop = AtomicBool::new(true);
+        let missing = dir.path().join("never.vol");
+        assert_eq!(
+            wait_for_volume(&missing, "receive volume", &stop, &mut |_, _, _| {}),
+            Ok(false)
+        );
+        let err = wait_for_volume(dir.path(), "receive volume", &stop, &mut |_, _, _| {
+            panic!("a directory is not waited for")
+        })
+        .unwrap_err();
+        assert!(err.contains("is a directory"), "{err}");
     }
 }

@@ -21,7 +21,7 @@ use volnic_core::mac::{parse_mac, stable_mac};
 use volnic_core::settings::{self, Setting};
 
 use crate::cli::inspect::read_records;
-use crate::filevol::{FileVolume, OpenMode};
+use crate::filevol::{wait_for_volume, FileVolume, OpenMode};
 use crate::pair::{Endpoint, PairConfig};
 use crate::tap::{write_frame, Tap};
 
@@ -353,6 +353,35 @@ pub fn up(settings: &UpSettings, stop: &AtomicBool) -> Result<(), String> {
         Some(path) => Some(read_key_file(path)?),
         None => None,
     };
+
+    // A receive volume that is not there yet (a LUN not attached, a mirror
+    // target not mounted) is waited for, as the miniport waits for its
+    // storage: the reason logged once and again when it changes.
+    let (mut waited_for, mut ready) = (false, false);
+    let arrived = wait_for_volume(
+        &settings.recv,
+        "receive volume",
+        stop,
+        &mut |reason, new, waited| {
+            if new {
+                warn!("waiting for the receive volume, retrying: {reason}");
+            }
+            waited_for = true;
+            if !ready && waited >= READY_WAIT {
+                // A missing peer volume must not hold up the boot either.
+                let _ = crate::notify::notify(
+                    "READY=1\nSTATUS=link down: waiting for the receive volume",
+                );
+                ready = true;
+            }
+        },
+    )?;
+    if !arrived {
+        return Ok(());
+    }
+    if waited_for {
+        info!("receive volume {} is there", settings.recv.display());
+    }
 
     for warning in check_volume_modes(&settings.send, &settings.recv, cfg.auth_key.is_some())? {
         warn!("{warning}");
