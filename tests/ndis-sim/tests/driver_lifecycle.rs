@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::*;
 use volnic_ndis_sim::facts::{oid, status, u32_constant, u8_constant, Header};
-use volnic_ndis_sim::storage::make_link;
-use volnic_ndis_sim::{RegValue, SimHost};
+use volnic_ndis_sim::storage::{make_link, LinkFiles};
+use volnic_ndis_sim::{AdapterId, RegValue, SimHost};
 
 #[test]
 fn sends_while_paused_fail_with_paused_and_paused_receivers_indicate_nothing() {
@@ -63,14 +63,18 @@ fn sends_while_paused_fail_with_paused_and_paused_receivers_indicate_nothing() {
     p.host.finish();
 }
 
-#[test]
-fn a_full_send_queue_completes_with_resources_and_loses_nothing_it_accepted() {
-    let dir = tempfile::tempdir().unwrap();
-    let files = make_link(dir.path(), 4096, 256);
+/// Two running adapters on 4 KiB blocks, a ring of `ring_blocks`, node 1
+/// with a send queue of `queue_kb` KiB; node 2 receives what is sent to it.
+fn queue_pair(
+    dir: &std::path::Path,
+    ring_blocks: u32,
+    queue_kb: u32,
+) -> (SimHost, LinkFiles, AdapterId, AdapterId, [u8; 6], [u8; 6]) {
+    let files = make_link(dir, 4096, ring_blocks);
     let mut host = SimHost::load();
     let mut reg_a = registry(&files.a_send, &files.a_recv, 1, 4096);
     reg_a.retain(|(k, _)| *k != "SendQueueKb");
-    reg_a.push(("SendQueueKb", RegValue::Int(64)));
+    reg_a.push(("SendQueueKb", RegValue::Int(queue_kb)));
     let a = host.initialize("node1", &reg_a).unwrap();
     let b = host
         .initialize("node2", &registry(&files.b_send, &files.b_recv, 2, 4096))
@@ -80,6 +84,13 @@ fn a_full_send_queue_completes_with_resources_and_loses_nothing_it_accepted() {
     set_filter(&mut host, b);
     let (mac_a, mac_b) = (mac_of(&mut host, a), mac_of(&mut host, b));
     assert!(host.wait_link(a, true, WAIT) && host.wait_link(b, true, WAIT));
+    (host, files, a, b, mac_a, mac_b)
+}
+
+#[test]
+fn a_full_send_queue_completes_with_resources_and_loses_nothing_it_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut host, _, a, b, mac_a, mac_b) = queue_pair(dir.path(), 256, 64);
 
     // One chain far larger than the 64 KiB queue plus what the thread can
     // take from it while the call runs.
@@ -163,21 +174,8 @@ fn halt_drains_a_queue_of_several_batches() {
     use volnic_ndis_sim::os::{release_writes, stall_writes};
     let dir = tempfile::tempdir().unwrap();
     // 2048 blocks of 4 KiB: room for the whole burst in the ring.
-    let files = make_link(dir.path(), 4096, 2048);
+    let (mut host, files, a, b, mac_a, mac_b) = queue_pair(dir.path(), 2048, 4096);
     let send = files.a_send.to_string_lossy().into_owned();
-    let mut host = SimHost::load();
-    let mut reg_a = registry(&files.a_send, &files.a_recv, 1, 4096);
-    reg_a.retain(|(k, _)| *k != "SendQueueKb");
-    reg_a.push(("SendQueueKb", RegValue::Int(4096)));
-    let a = host.initialize("node1", &reg_a).unwrap();
-    let b = host
-        .initialize("node2", &registry(&files.b_send, &files.b_recv, 2, 4096))
-        .unwrap();
-    host.restart(a);
-    host.restart(b);
-    set_filter(&mut host, b);
-    let (mac_a, mac_b) = (mac_of(&mut host, a), mac_of(&mut host, b));
-    assert!(host.wait_link(a, true, WAIT) && host.wait_link(b, true, WAIT));
     stall_writes(&send);
     // About 3 MB: three batches and more, all accepted by the 4 MiB queue.
     let burst: Vec<Vec<u8>> = (0..2000).map(|i| frame(mac_b, mac_a, i, 1514)).collect();
