@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use volnic_tests::crashframe;
 use volnic_tests::faulty::next_random;
-use volnic_tools::pair::{format_pair, Endpoint, PairConfig};
+use volnic_tools::endpoint::{format_pair, Endpoint, EndpointConfig};
 
 const PEER_TIMEOUT_MS: u64 = 300;
 const DEFAULT_ITERATIONS: usize = 300;
@@ -109,7 +109,7 @@ fn sender_killed_at_random_points_never_makes_the_receiver_deliver_a_wrong_frame
         .prefix("volnic-crash-")
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .expect("temp dir");
-    let mut cfg = PairConfig::new(dir.path(), 4096);
+    let mut cfg = EndpointConfig::new(dir.path(), 4096);
     cfg.ring_blocks = 64;
     cfg.peer_timeout_us = PEER_TIMEOUT_MS * 1_000;
     let (a, b) = format_pair(&cfg).expect("format the volumes");

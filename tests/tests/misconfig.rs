@@ -9,7 +9,7 @@
 //!   after (for a node that legitimately runs, the volume it writes is
 //!   compared outside its state record and ring).
 //!
-//! Endpoints are `volnic_tools::pair::Endpoint`, the host `volnic up` runs,
+//! Endpoints are `volnic_tools::endpoint::Endpoint`, the host `volnic up` runs,
 //! minus the TAP device. A last test checks that the table has no row
 //! without a test here and no test without a row.
 
@@ -28,8 +28,8 @@ use volnic_tests::node::numbered_frame;
 use volnic_tests::unprivileged::{self, is_root, Program};
 use volnic_tools::cli::format::{format, FormatArgs};
 use volnic_tools::cli::up::{read_key_file, UpArgs};
+use volnic_tools::endpoint::{BoxedVolume, Endpoint, EndpointConfig};
 use volnic_tools::filevol::{FileVolume, OpenMode};
-use volnic_tools::pair::{BoxedVolume, Endpoint, PairConfig};
 
 const BLOCK: u32 = 4096;
 const RING: u32 = 16;
@@ -90,8 +90,8 @@ fn pair(dir: &Path) -> (PathBuf, PathBuf) {
     (a, b)
 }
 
-fn config(dir: &Path, key: bool) -> PairConfig {
-    let mut cfg = PairConfig::new(dir, BLOCK);
+fn config(dir: &Path, key: bool) -> EndpointConfig {
+    let mut cfg = EndpointConfig::new(dir, BLOCK);
     cfg.ring_blocks = RING;
     cfg.poll_us = 1_000;
     cfg.peer_timeout_us = 1_000_000;

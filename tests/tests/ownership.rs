@@ -417,8 +417,8 @@ fn o_rows_read_as_the_troubleshooting_table() {
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use volnic_tools::endpoint::{Endpoint, EndpointConfig};
 use volnic_tools::filevol::{FileVolume, OpenMode};
-use volnic_tools::pair::{Endpoint, PairConfig};
 
 const TRIES: usize = 100;
 
@@ -440,15 +440,15 @@ fn volume_pair(dir: &Path) -> (PathBuf, PathBuf) {
     (a, b)
 }
 
-fn quick_config(peer_timeout_ms: u64) -> PairConfig {
-    let mut cfg = PairConfig::new(Path::new("."), 4096);
+fn quick_config(peer_timeout_ms: u64) -> EndpointConfig {
+    let mut cfg = EndpointConfig::new(Path::new("."), 4096);
     cfg.peer_timeout_us = peer_timeout_ms * 1000;
     cfg.poll_us = 1000;
     cfg
 }
 
 /// A writer of `a` as another host would open it: no local lock.
-fn unlocked_writer(cfg: &PairConfig, a: &Path, b: &Path) -> Result<Endpoint, String> {
+fn unlocked_writer(cfg: &EndpointConfig, a: &Path, b: &Path) -> Result<Endpoint, String> {
     Endpoint::start_on(
         cfg,
         1,

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use volnic_core::Volume;
 use volnic_tests::unprivileged::is_root;
+use volnic_tools::endpoint::{Endpoint, EndpointConfig};
 use volnic_tools::filevol::{FileVolume, OpenMode};
-use volnic_tools::pair::{Endpoint, PairConfig};
 
 fn cli() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_volnic-test-cli"))
@@ -139,7 +139,7 @@ fn four_k_native_devices_are_asked_their_sector_and_carry_a_link() {
 
     // A link over the two devices, as a shared LUN: node 1 sends on a,
     // node 2 receives it from a.
-    let mut cfg = PairConfig::new(dir.path(), 4096);
+    let mut cfg = EndpointConfig::new(dir.path(), 4096);
     cfg.poll_us = 1000;
     cfg.flush_delay_us = 0;
     let got = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));

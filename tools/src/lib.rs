@@ -11,6 +11,8 @@ pub mod cli;
 #[cfg(unix)]
 pub mod docs;
 #[cfg(unix)]
+pub mod endpoint;
+#[cfg(unix)]
 pub mod filevol;
 pub mod generated;
 #[cfg(unix)]
@@ -21,8 +23,6 @@ pub mod mirror;
 pub mod netns;
 #[cfg(unix)]
 pub mod notify;
-#[cfg(unix)]
-pub mod pair;
 #[cfg(unix)]
 pub mod probe;
 #[cfg(unix)]

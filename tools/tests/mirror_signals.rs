@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use volnic_tools::cli::inspect::read_records;
+use volnic_tools::endpoint::{format_pair, Endpoint, EndpointConfig};
 use volnic_tools::filevol::{FileVolume, OpenMode};
-use volnic_tools::pair::{format_pair, Endpoint, PairConfig};
 
 /// The state record's update count on `path` (0 while unwritten).
 fn updates(path: &Path) -> u64 {
@@ -44,7 +44,7 @@ fn sigusr1_cuts_and_sigusr2_resumes_a_mirror_process() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = PairConfig::new(dir.path(), 4096);
+    let mut cfg = EndpointConfig::new(dir.path(), 4096);
     cfg.ring_blocks = 64;
     cfg.peer_timeout_us = 500_000; // state record rewritten every 100 ms
     let (a, b) = format_pair(&cfg).unwrap();

@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use volnic_core::{Link, LinkConfig, Volume};
+use volnic_tools::endpoint::{format_pair, now_us, Endpoint, EndpointConfig};
 use volnic_tools::filevol::{FileVolume, OpenMode};
-use volnic_tools::pair::{format_pair, now_us, Endpoint, PairConfig};
 
 fn status(paths: &[&Path]) -> (String, serde_json::Value) {
     let run = |json: bool| {
@@ -36,7 +36,7 @@ fn writer(json: &serde_json::Value, i: usize) -> &str {
 #[test]
 fn status_follows_the_writers() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = PairConfig::new(dir.path(), 4096);
+    let mut cfg = EndpointConfig::new(dir.path(), 4096);
     cfg.ring_blocks = 64;
     cfg.peer_timeout_us = 1_000_000;
     let (a, b) = format_pair(&cfg).unwrap();

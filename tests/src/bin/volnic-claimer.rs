@@ -13,8 +13,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use volnic_tools::endpoint::{Endpoint, EndpointConfig};
 use volnic_tools::filevol::{FileVolume, OpenMode};
-use volnic_tools::pair::{Endpoint, PairConfig};
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -25,7 +25,7 @@ fn main() -> std::process::ExitCode {
     let (send, recv) = (PathBuf::from(&args[1]), PathBuf::from(&args[2]));
     let hold: u64 = args[3].parse().unwrap_or(1000);
     let lock = args.get(4).is_some_and(|a| a == "--lock");
-    let mut cfg = PairConfig::new(std::path::Path::new("."), 4096);
+    let mut cfg = EndpointConfig::new(std::path::Path::new("."), 4096);
     cfg.peer_timeout_us = 200_000;
     let started = if lock {
         Endpoint::start(&cfg, 1, &send, &recv, Box::new(|_: &[u8]| {}))

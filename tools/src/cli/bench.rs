@@ -15,9 +15,9 @@ use serde_json::json;
 use volnic_core::aligned::AlignedBuf;
 use volnic_core::Volume;
 
-use crate::pair::{
+use crate::endpoint::{
     now_us, open_floor_volume, open_pair, probe_fields, probe_frame, stamp_probe, thread_cpu_ns,
-    Endpoint, PairConfig,
+    Endpoint, EndpointConfig,
 };
 
 #[derive(Args, Debug, Clone)]
@@ -316,7 +316,7 @@ pub struct Rig {
 
 impl Rig {
     /// Formats two volumes in `cfg.dir` and starts two endpoints.
-    pub fn start(cfg: &PairConfig) -> Result<Rig, String> {
+    pub fn start(cfg: &EndpointConfig) -> Result<Rig, String> {
         let [(a_send, a_recv), (b_send, b_recv)] = open_pair(cfg)?;
         let received = Arc::new(Mutex::new(Received::default()));
         let sink_state = Arc::clone(&received);
@@ -497,7 +497,7 @@ pub fn bench(args: &BenchArgs, show: bool) -> Result<BenchReport, String> {
     let phase = Duration::from_secs(secs);
     progress(show, "measuring the storage floor");
     let floor = measure_floor(dir.path(), args.block_size, secs as f64 / 2.0, args.poll_us)?;
-    let mut cfg = PairConfig::new(dir.path(), args.block_size);
+    let mut cfg = EndpointConfig::new(dir.path(), args.block_size);
     cfg.poll_us = args.poll_us;
     cfg.flush_delay_us = args.flush_delay_ms * 1000;
     progress(show, "starting two endpoints");

@@ -10,8 +10,8 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::cli::bench::{measure_floor, scratch_dir, Rig};
+use crate::endpoint::EndpointConfig;
 use crate::netns::{unavailable, Lab, LabConfig, TAP};
-use crate::pair::PairConfig;
 
 #[derive(Args, Debug, Clone)]
 pub struct DemoArgs {
@@ -43,7 +43,7 @@ pub fn run(args: DemoArgs) -> Result<(), String> {
         dir.path().display()
     );
     let floor = measure_floor(dir.path(), args.block_size, 0.5, 1000)?;
-    let mut cfg = PairConfig::new(dir.path(), args.block_size);
+    let mut cfg = EndpointConfig::new(dir.path(), args.block_size);
     cfg.mirror = true;
     cfg.ring_blocks = 256;
     let rig = Rig::start(&cfg)?;

@@ -2,7 +2,7 @@
 //! miniport's upper edge stands on Windows; the same engine carries its
 //! frames over the send and receive volumes.
 //!
-//! Threads: the datapath thread (pair.rs: pack → write → poll → deliver to
+//! Threads: the datapath thread (endpoint.rs: pack → write → poll → deliver to
 //! the TAP device), a reader thread (TAP → send queue) and the main thread,
 //! which follows the link (carrier on while the peer is fresh, off
 //! otherwise) and waits for SIGINT/SIGTERM.
@@ -21,8 +21,8 @@ use volnic_core::mac::{parse_mac, stable_mac};
 use volnic_core::settings::{self, Setting};
 
 use crate::cli::inspect::read_records;
+use crate::endpoint::{Endpoint, EndpointConfig};
 use crate::filevol::{wait_for_volume, FileVolume, OpenMode};
-use crate::pair::{Endpoint, PairConfig};
 use crate::tap::{write_frame, Tap};
 
 #[derive(Args, Debug, Clone, Default)]
@@ -344,7 +344,7 @@ pub fn up(settings: &UpSettings, stop: &AtomicBool) -> Result<(), String> {
     seed.extend_from_slice(&node_id.to_le_bytes());
     let mac = settings.mac.unwrap_or_else(|| stable_mac(&seed));
 
-    let mut cfg = PairConfig::new(Path::new("."), superblock.block_size);
+    let mut cfg = EndpointConfig::new(Path::new("."), superblock.block_size);
     cfg.poll_us = u64::from(settings.poll_us);
     cfg.flush_delay_us = u64::from(settings.flush_delay_ms) * 1000;
     cfg.peer_timeout_us = u64::from(settings.peer_timeout_ms) * 1000;

@@ -1,6 +1,8 @@
-//! Two volnic endpoints in one process, each on its own datapath thread over
-//! file-backed volumes: the engine of `volnic bench` (and a host of the same
-//! shape as the Linux endpoint, minus the TAP device).
+//! The Linux endpoint: one volnic node on its own datapath thread, its send
+//! queue fed by any thread and each delivered frame handed to a sink (the
+//! TAP device under `volnic up`; a counter or a channel under `volnic bench`
+//! and the tests, which also run two endpoints in one process over
+//! file-backed volumes: [`open_pair`], [`format_pair`]).
 //!
 //! Each endpoint's datapath thread loops pack → poll → wait. The wait is
 //! adaptive: right after traffic it polls again within [`HOT_POLL_US`] for
@@ -22,9 +24,9 @@ use crate::mirror::SyncMirror;
 
 pub use volnic_core::pacer::{HOT_POLL_US, HOT_WINDOW_US};
 
-/// Settings of a pair.
+/// Settings of an endpoint (and, in `dir`, of the bench's pair of volumes).
 #[derive(Clone, Debug)]
-pub struct PairConfig {
+pub struct EndpointConfig {
     pub dir: PathBuf,
     pub block_size: u32,
     pub ring_blocks: u32,
@@ -34,13 +36,13 @@ pub struct PairConfig {
     pub queue_bytes: usize,
     /// Join the endpoints through the in-process synchronous storage-mirror
     /// emulator (each send volume copied to a separate receive volume)
-    /// instead of one shared file per direction.
+    /// instead of one state file per direction.
     pub mirror: bool,
     /// Key of authenticated mode.
     pub auth_key: Option<volnic_core::auth::AuthKey>,
 }
 
-impl PairConfig {
+impl EndpointConfig {
     pub fn new(dir: &Path, block_size: u32) -> Self {
         Self {
             dir: dir.to_path_buf(),
@@ -72,7 +74,7 @@ pub fn thread_cpu_ns() -> u64 {
 }
 
 /// What the sending side of an endpoint shares with its datapath thread.
-struct Shared {
+struct EndpointState {
     queue: Mutex<SendQueue>,
     wake: Condvar,
     stop: AtomicBool,
@@ -98,7 +100,7 @@ pub type BoxedVolume = Box<dyn Volume + Send>;
 
 /// One endpoint: its send queue and its datapath thread.
 pub struct Endpoint {
-    shared: Arc<Shared>,
+    state: Arc<EndpointState>,
     thread: Option<JoinHandle<()>>,
     max_frame: usize,
 }
@@ -107,7 +109,7 @@ impl Endpoint {
     /// Opens the link (initialization record, receive volume check) and
     /// starts the datapath thread.
     pub fn start(
-        cfg: &PairConfig,
+        cfg: &EndpointConfig,
         node_id: u32,
         send_path: &Path,
         recv_path: &Path,
@@ -125,7 +127,7 @@ impl Endpoint {
     /// As [`Endpoint::start`], on volumes already opened (a mirror wrapper,
     /// say).
     pub fn start_on(
-        cfg: &PairConfig,
+        cfg: &EndpointConfig,
         node_id: u32,
         mut send: BoxedVolume,
         mut recv: BoxedVolume,
@@ -143,7 +145,7 @@ impl Endpoint {
         let mut link = Link::open(link_cfg, &mut send, &mut recv, now_us(), epoch_seed)
             .map_err(|e| e.to_string())?;
         let max_frame = link.max_frame_len();
-        let shared = Arc::new(Shared {
+        let state = Arc::new(EndpointState {
             queue: Mutex::new(SendQueue::new(cfg.queue_bytes, link.block_payload())),
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -157,7 +159,7 @@ impl Endpoint {
             timeout_mismatch: Mutex::new(None),
         });
         let poll_us = cfg.poll_us;
-        let thread_shared = Arc::clone(&shared);
+        let thread_shared = Arc::clone(&state);
         let thread = std::thread::Builder::new()
             .name(format!("volnic-dp{node_id}"))
             .spawn(move || {
@@ -172,7 +174,7 @@ impl Endpoint {
             })
             .map_err(|e| format!("cannot start the datapath thread: {e}"))?;
         Ok(Endpoint {
-            shared,
+            state,
             thread: Some(thread),
             max_frame,
         })
@@ -186,7 +188,7 @@ impl Endpoint {
     /// A handle that queues frames from another thread.
     pub fn sender(&self) -> FrameSender {
         FrameSender {
-            shared: Arc::clone(&self.shared),
+            state: Arc::clone(&self.state),
             max_frame: self.max_frame,
         }
     }
@@ -199,17 +201,17 @@ impl Endpoint {
     /// Why the link is down, if this end can tell: its send volume refusing
     /// writes, or a problem of the receive side (peer problem, I/O error).
     pub fn problem(&self) -> Option<String> {
-        self.shared.problem.lock().ok().and_then(|p| p.clone())
+        self.state.problem.lock().ok().and_then(|p| p.clone())
     }
 
     pub fn link_up(&self) -> bool {
-        self.shared.link_up.load(Ordering::Relaxed)
+        self.state.link_up.load(Ordering::Relaxed)
     }
 
     /// This node's and the peer's declared peer timeouts (µs), when they
     /// differ (the peer's freshness then follows the larger).
     pub fn peer_timeout_mismatch(&self) -> Option<(u64, u64)> {
-        self.shared
+        self.state
             .timeout_mismatch
             .lock()
             .ok()
@@ -219,21 +221,21 @@ impl Endpoint {
 
     /// CPU time of the datapath thread so far (refreshed every 100 ms).
     pub fn cpu_ns(&self) -> u64 {
-        self.shared.cpu_ns.load(Ordering::Relaxed)
+        self.state.cpu_ns.load(Ordering::Relaxed)
     }
 
     /// The engine's counters (refreshed every 100 ms and at stop), with
     /// the frames refused at the send queue.
     pub fn counters(&self) -> Counters {
-        let mut c = self.shared.counters.lock().map(|c| *c).unwrap_or_default();
-        c.drops_queue_full += self.shared.refused_full.load(Ordering::Relaxed);
-        c.drops_bad_length += self.shared.refused_length.load(Ordering::Relaxed);
+        let mut c = self.state.counters.lock().map(|c| *c).unwrap_or_default();
+        c.drops_queue_full += self.state.refused_full.load(Ordering::Relaxed);
+        c.drops_bad_length += self.state.refused_length.load(Ordering::Relaxed);
         c
     }
 
     /// Why the datapath stopped on its own, if it did.
     pub fn error(&self) -> Option<String> {
-        self.shared.error.lock().ok().and_then(|e| e.clone())
+        self.state.error.lock().ok().and_then(|e| e.clone())
     }
 
     /// Waits until the link is up or `timeout` passes.
@@ -256,8 +258,8 @@ impl Endpoint {
     }
 
     fn shutdown(&mut self) {
-        self.shared.stop.store(true, Ordering::Relaxed);
-        self.shared.wake.notify_one();
+        self.state.stop.store(true, Ordering::Relaxed);
+        self.state.wake.notify_one();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -267,7 +269,7 @@ impl Endpoint {
 /// Queues frames for an [`Endpoint`] from any thread.
 #[derive(Clone)]
 pub struct FrameSender {
-    shared: Arc<Shared>,
+    state: Arc<EndpointState>,
     max_frame: usize,
 }
 
@@ -276,11 +278,11 @@ impl FrameSender {
     /// drop, as a NIC whose ring is full drops.
     pub fn send(&self, frame: &[u8]) -> Result<(), QueueError> {
         if frame.is_empty() || frame.len() > self.max_frame {
-            self.shared.refused_length.fetch_add(1, Ordering::Relaxed);
+            self.state.refused_length.fetch_add(1, Ordering::Relaxed);
             return Err(QueueError::BadLength);
         }
         let (pushed, was_empty) = {
-            let mut q = self.shared.queue.lock().map_err(|_| QueueError::Full)?;
+            let mut q = self.state.queue.lock().map_err(|_| QueueError::Full)?;
             let was_empty = q.is_empty();
             (q.push(frame), was_empty)
         };
@@ -291,13 +293,13 @@ impl FrameSender {
                 // into an empty queue is the only one that must wake it. A
                 // wake per frame costs a futex call per frame under load.
                 if was_empty {
-                    self.shared.wake.notify_one();
+                    self.state.wake.notify_one();
                 }
                 Ok(())
             }
             Err(e) => {
                 if e == QueueError::Full {
-                    self.shared.refused_full.fetch_add(1, Ordering::Relaxed);
+                    self.state.refused_full.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e)
             }
@@ -306,7 +308,7 @@ impl FrameSender {
 
     /// True once the endpoint is stopping: stop offering frames.
     pub fn stopping(&self) -> bool {
-        self.shared.stop.load(Ordering::Relaxed)
+        self.state.stop.load(Ordering::Relaxed)
     }
 }
 
@@ -329,7 +331,7 @@ impl Drop for Endpoint {
 /// frames go to the sink (the TAP device), the link state and why it is
 /// down to what `volnic status` and the log read.
 struct EndpointHost<'a> {
-    shared: &'a Shared,
+    state: &'a EndpointState,
     sink: &'a mut Sink,
     last_publish: u64,
 }
@@ -340,11 +342,11 @@ impl Host for EndpointHost<'_> {
     }
 
     fn stop_requested(&self) -> bool {
-        self.shared.stop.load(Ordering::Relaxed)
+        self.state.stop.load(Ordering::Relaxed)
     }
 
     fn pack(&mut self, link: &mut Link, now_us: u64) -> bool {
-        match self.shared.queue.lock() {
+        match self.state.queue.lock() {
             Ok(mut q) => {
                 link.pack(&mut q, now_us);
                 !q.is_empty()
@@ -358,7 +360,7 @@ impl Host for EndpointHost<'_> {
     }
 
     fn link_changed(&mut self, up: bool) {
-        self.shared.link_up.store(up, Ordering::Relaxed);
+        self.state.link_up.store(up, Ordering::Relaxed);
     }
 
     fn event(&mut self, event: Event<'_>) {
@@ -366,18 +368,16 @@ impl Host for EndpointHost<'_> {
             // Counted by the engine; shown as the down reason while it lasts.
             Event::WriteFailed(_) => {}
             Event::DownReasonChanged(reason) => {
-                if let Ok(mut p) = self.shared.problem.lock() {
+                if let Ok(mut p) = self.state.problem.lock() {
                     *p = reason.map(|r| r.to_string());
                 }
             }
             Event::TimeoutMismatchChanged(mismatch) => {
-                if let Ok(mut m) = self.shared.timeout_mismatch.lock() {
+                if let Ok(mut m) = self.state.timeout_mismatch.lock() {
                     *m = mismatch;
                 }
             }
-            Event::Stopped(e) | Event::ShutdownFailed(e) => {
-                record_error(self.shared, e.to_string())
-            }
+            Event::Stopped(e) | Event::ShutdownFailed(e) => record_error(self.state, e.to_string()),
         }
     }
 
@@ -385,20 +385,20 @@ impl Host for EndpointHost<'_> {
         let now = now_us();
         if now.saturating_sub(self.last_publish) >= 100_000 {
             self.last_publish = now;
-            publish(link, self.shared);
+            publish(link, self.state);
         }
     }
 
     fn wait(&mut self, wait_us: u64, report: &PollReport) {
-        let Ok(q) = self.shared.queue.lock() else {
+        let Ok(q) = self.state.queue.lock() else {
             return;
         };
         // The condition variable does not remember a wake-up: frames
         // already queued are packed at once, unless the peer's window is
         // closed; then wait like an idle poll.
-        if (q.is_empty() || report.flow_blocked) && !self.shared.stop.load(Ordering::Relaxed) {
+        if (q.is_empty() || report.flow_blocked) && !self.state.stop.load(Ordering::Relaxed) {
             let _ = self
-                .shared
+                .state
                 .wake
                 .wait_timeout(q, Duration::from_micros(wait_us));
         }
@@ -412,31 +412,31 @@ fn datapath(
     link: &mut Link,
     send: &mut BoxedVolume,
     recv: &mut BoxedVolume,
-    shared: &Shared,
+    state: &EndpointState,
     poll_us: u64,
     sink: &mut Sink,
 ) {
     let mut host = EndpointHost {
-        shared,
+        state,
         sink,
         last_publish: 0,
     };
     // Errors are recorded through the host's events.
     let _ = volnic_core::datapath::run(&mut host, link, send, recv, poll_us);
-    publish(link, shared);
+    publish(link, state);
 }
 
 /// Publishes what `volnic status` reads of the link: its counters and the
 /// datapath thread's CPU time.
-fn publish(link: &Link, shared: &Shared) {
-    shared.cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
-    if let Ok(mut c) = shared.counters.lock() {
+fn publish(link: &Link, state: &EndpointState) {
+    state.cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
+    if let Ok(mut c) = state.counters.lock() {
         *c = *link.counters();
     }
 }
 
-fn record_error(shared: &Shared, message: String) {
-    if let Ok(mut e) = shared.error.lock() {
+fn record_error(state: &EndpointState, message: String) {
+    if let Ok(mut e) = state.error.lock() {
         *e = Some(message);
     }
 }
@@ -444,8 +444,8 @@ fn record_error(shared: &Shared, message: String) {
 /// Opens each node's (send, receive) volumes for the pair in `cfg.dir`:
 /// with `cfg.mirror`, node 1 writes `a.vol`, which a synchronous mirror
 /// copies to `a.mirror.vol`, node 2's receive volume (and the other way);
-/// without, `a.vol` is itself node 2's receive volume, as with a shared LUN.
-pub fn open_pair(cfg: &PairConfig) -> Result<[(BoxedVolume, BoxedVolume); 2], String> {
+/// without, `a.vol` is itself node 2's receive volume, as with a state LUN.
+pub fn open_pair(cfg: &EndpointConfig) -> Result<[(BoxedVolume, BoxedVolume); 2], String> {
     let (a, b) = format_pair(cfg)?;
     let open = |path: &Path, mode| FileVolume::open(path, mode).map_err(|e| e.to_string());
     if !cfg.mirror {
@@ -487,7 +487,7 @@ pub fn open_pair(cfg: &PairConfig) -> Result<[(BoxedVolume, BoxedVolume); 2], St
 
 /// Formats a link's two volumes in `dir`: node 1 writes `a.vol`, node 2
 /// writes `b.vol`.
-pub fn format_pair(cfg: &PairConfig) -> Result<(PathBuf, PathBuf), String> {
+pub fn format_pair(cfg: &EndpointConfig) -> Result<(PathBuf, PathBuf), String> {
     let a = cfg.dir.join("a.vol");
     let b = cfg.dir.join("b.vol");
     for (path, writer, reader) in [(&a, 1, 2), (&b, 2, 1)] {
