@@ -26,10 +26,10 @@ use volnic_core::{PeerProblem, Volume, VolumeError, VolumeErrorKind};
 use volnic_tests::memrig::Rig;
 use volnic_tests::node::numbered_frame;
 use volnic_tests::unprivileged::{self, is_root, Program};
-use volnic_tools::cli::format::{format, FormatArgs};
 use volnic_tools::cli::up::{read_key_file, UpArgs};
 use volnic_tools::endpoint::{BoxedVolume, Endpoint, EndpointConfig};
 use volnic_tools::filevol::{FileVolume, OpenMode};
+use volnic_tools::format::{format, FormatArgs};
 
 const BLOCK: u32 = 4096;
 const RING: u32 = 16;

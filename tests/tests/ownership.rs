@@ -426,7 +426,7 @@ const TRIES: usize = 100;
 fn volume_pair(dir: &Path) -> (PathBuf, PathBuf) {
     let (a, b) = (dir.join("a.vol"), dir.join("b.vol"));
     for (v, w, r) in [(&a, 1, 2), (&b, 2, 1)] {
-        volnic_tools::cli::format::format(&volnic_tools::cli::format::FormatArgs {
+        volnic_tools::format::format(&volnic_tools::format::FormatArgs {
             path: v.clone(),
             block_size: 4096,
             blocks: 16,
@@ -701,7 +701,7 @@ fn a_forced_overwrite_by_other_means_is_noticed_within_a_state_interval() {
     let dir = unprivileged::shared_dir("volnic-overwrite-");
     let (a, b) = volume_pair(dir.path());
     let other = dir.path().join("other.vol");
-    volnic_tools::cli::format::format(&volnic_tools::cli::format::FormatArgs {
+    volnic_tools::format::format(&volnic_tools::format::FormatArgs {
         path: other.clone(),
         block_size: 4096,
         blocks: 16,

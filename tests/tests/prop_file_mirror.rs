@@ -20,7 +20,7 @@ use volnic_tools::mirror::{AsyncConfig, AsyncMirror, SyncMirror};
 const RING: u32 = 32;
 
 fn format(path: &Path, block_size: u32, writer: u32, reader: u32) {
-    let args = volnic_tools::cli::format::FormatArgs {
+    let args = volnic_tools::format::FormatArgs {
         path: path.to_path_buf(),
         block_size,
         blocks: RING,
@@ -29,7 +29,7 @@ fn format(path: &Path, block_size: u32, writer: u32, reader: u32) {
         force: false,
         authenticated: false,
     };
-    volnic_tools::cli::format::format(&args).expect("format");
+    volnic_tools::format::format(&args).expect("format");
 }
 
 fn open(path: &Path) -> FileVolume {

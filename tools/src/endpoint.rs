@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use volnic_core::datapath::{Event, Host, TimeoutMismatch};
 use volnic_core::{Counters, Link, LinkConfig, PollReport, QueueError, SendQueue, Volume};
 
-use crate::cli::format::{format, FormatArgs};
 use crate::filevol::{FileVolume, OpenMode};
+use crate::format::{format, FormatArgs};
 use crate::mirror::SyncMirror;
 
 pub use volnic_core::pacer::{HOT_POLL_US, HOT_WINDOW_US};

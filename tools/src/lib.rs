@@ -14,6 +14,8 @@ pub mod docs;
 pub mod endpoint;
 #[cfg(unix)]
 pub mod filevol;
+#[cfg(unix)]
+pub mod format;
 pub mod generated;
 #[cfg(unix)]
 pub mod keyfile;

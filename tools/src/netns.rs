@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::cli::format::{format, FormatArgs};
+use crate::format::{format, FormatArgs};
 pub use crate::probe::{OneWay, PingResult, Spread, Throughput};
 use crate::tap::ip;
 

@@ -12,8 +12,8 @@ use volnic_core::format::{
 };
 use volnic_core::Volume;
 
-use crate::cli::format::hex;
 use crate::filevol::{FileVolume, OpenMode};
+use crate::format::hex;
 
 /// Rings larger than this many bytes are scanned only around the state
 /// record's next sequence number.
