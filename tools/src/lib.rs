@@ -18,6 +18,8 @@ pub mod filevol;
 pub mod format;
 pub mod generated;
 #[cfg(unix)]
+pub mod inspect;
+#[cfg(unix)]
 pub mod keyfile;
 #[cfg(unix)]
 pub mod mirror;

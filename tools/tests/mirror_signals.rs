@@ -6,9 +6,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use volnic_tools::cli::inspect::read_records;
 use volnic_tools::endpoint::{format_pair, Endpoint, EndpointConfig};
 use volnic_tools::filevol::{FileVolume, OpenMode};
+use volnic_tools::inspect::read_records;
 
 /// The state record's update count on `path` (0 while unwritten).
 fn updates(path: &Path) -> u64 {

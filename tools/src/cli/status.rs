@@ -13,8 +13,9 @@ use volnic_core::aligned::AlignedBuf;
 use volnic_core::format::{FormatError, StateExt, StateRecord, Superblock, WriterState};
 use volnic_core::Volume;
 
-use crate::cli::inspect::{read_records, state_json};
+use crate::cli::inspect::state_json;
 use crate::filevol::{FileVolume, OpenMode};
+use crate::inspect::read_records;
 
 #[derive(Args, Debug, Clone)]
 pub struct StatusArgs {

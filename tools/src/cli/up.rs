@@ -20,9 +20,9 @@ use volnic_core::auth::AuthKey;
 use volnic_core::mac::{parse_mac, stable_mac};
 use volnic_core::settings::{self, Setting};
 
-use crate::cli::inspect::read_records;
 use crate::endpoint::{Endpoint, EndpointConfig};
 use crate::filevol::{wait_for_volume, FileVolume, OpenMode};
+use crate::inspect::read_records;
 use crate::tap::{write_frame, Tap};
 
 #[derive(Args, Debug, Clone, Default)]

@@ -1,0 +1,173 @@
+//! Reading a volume: its superblock and state record ([`read_records`], which
+//! `volnic up` and `volnic status` use too) and the most recent data blocks of
+//! its ring ([`inspect`], what `volnic inspect` prints). Reads only; never
+//! panics on what it reads.
+
+use std::path::Path;
+
+use volnic_core::aligned::AlignedBuf;
+use volnic_core::format::{
+    BlockCheck, DataHeader, FormatError, Geometry, StateRecord, Superblock, FRAME_PREFIX_LEN,
+    NO_FRAME_START, SUPERBLOCK_LEN,
+};
+use volnic_core::Volume;
+
+use crate::filevol::{FileVolume, OpenMode};
+
+/// Rings larger than this many bytes are scanned only around the state
+/// record's next sequence number.
+const FULL_SCAN_BYTES: u64 = 64 << 20;
+/// Slots scanned around next_seq for large rings.
+const WINDOW_SLOTS: u64 = 4096;
+
+/// One decoded data block.
+#[derive(Debug, Clone)]
+pub struct BlockView {
+    pub slot: u64,
+    pub header: DataHeader,
+    /// Frames that start in this block.
+    pub frames_starting: u32,
+}
+
+/// Everything `inspect` learned about a volume.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    pub superblock: Superblock,
+    pub bytes: u64,
+    /// The storage's logical sector size, as direct I/O found it.
+    pub sector_size: u32,
+    pub state: Result<StateRecord, FormatError>,
+    /// Valid data blocks of the state record's epoch found in the ring.
+    pub current_blocks: u64,
+    pub stale_blocks: u64,
+    pub bad_blocks: u64,
+    pub empty_slots: u64,
+    pub scanned_slots: u64,
+    pub last_blocks: Vec<BlockView>,
+}
+
+/// Opens and decodes a volume; every failure is a one-line message.
+pub fn inspect(path: &Path, last: usize) -> Result<Inspection, String> {
+    let mut vol = FileVolume::open(path, OpenMode::ReadOnly).map_err(|e| e.to_string())?;
+    let (superblock, state) = read_records(&mut vol, path)?;
+    let bytes = vol.len_bytes();
+    let geo = superblock.geometry();
+    let mut found = Inspection {
+        superblock,
+        bytes,
+        sector_size: vol.sector_size(),
+        state,
+        current_blocks: 0,
+        stale_blocks: 0,
+        bad_blocks: 0,
+        empty_slots: 0,
+        scanned_slots: 0,
+        last_blocks: Vec::new(),
+    };
+    scan_ring(&mut vol, &geo, &mut found, last).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(found)
+}
+
+fn scan_ring(
+    vol: &mut FileVolume,
+    geo: &Geometry,
+    found: &mut Inspection,
+    last: usize,
+) -> Result<(), volnic_core::VolumeError> {
+    let ring = u64::from(geo.ring_blocks);
+    let epoch = found.state.as_ref().map_or(0, |s| s.epoch);
+    let slots: Vec<u64> = if ring * u64::from(geo.block_size) <= FULL_SCAN_BYTES {
+        (0..ring).collect()
+    } else {
+        let next = found.state.as_ref().map_or(0, |s| s.next_seq);
+        (0..WINDOW_SLOTS.min(ring))
+            .map(|i| (next + ring - WINDOW_SLOTS.min(ring) / 2 + i) % ring)
+            .collect()
+    };
+    let payload_cap = geo.payload_capacity(found.superblock.authenticated());
+    let mut block = AlignedBuf::new(geo.block_size as usize);
+    let mut views = Vec::new();
+    for slot in slots {
+        vol.read_at(geo.slot_index_offset(slot), block.as_mut_slice())?;
+        found.scanned_slots += 1;
+        match DataHeader::check(block.as_slice(), payload_cap) {
+            BlockCheck::Empty => found.empty_slots += 1,
+            BlockCheck::BadChecksum(_) | BlockCheck::BadHeader => found.bad_blocks += 1,
+            BlockCheck::Valid(h) => {
+                if h.epoch == epoch || found.state.is_err() {
+                    found.current_blocks += 1;
+                } else {
+                    found.stale_blocks += 1;
+                }
+                let payload = &block.as_slice()[volnic_core::format::DATA_HEADER_LEN..];
+                views.push(BlockView {
+                    slot,
+                    header: h,
+                    frames_starting: count_frames(payload, &h),
+                });
+            }
+        }
+    }
+    views.sort_by_key(|v| (v.header.epoch, v.header.seq));
+    let keep = views.len().saturating_sub(last);
+    found.last_blocks = views.split_off(keep);
+    Ok(())
+}
+
+/// Counts frames that start in a block, without trusting any length beyond
+/// the valid bytes.
+fn count_frames(payload: &[u8], h: &DataHeader) -> u32 {
+    if h.first_frame == NO_FRAME_START {
+        return 0;
+    }
+    let valid = (h.valid_bytes as usize).min(payload.len());
+    let mut pos = h.first_frame as usize;
+    let mut frames = 0;
+    while pos + FRAME_PREFIX_LEN <= valid {
+        let len = usize::from(u16::from_le_bytes([payload[pos], payload[pos + 1]]));
+        if len == 0 {
+            break;
+        }
+        frames += 1;
+        pos += FRAME_PREFIX_LEN + len;
+    }
+    frames
+}
+
+/// Reads and checks a volume's superblock and reads its state record (which
+/// may be unwritten or damaged: that is the caller's to judge). Every
+/// failure is a one-line message naming the volume.
+pub fn read_records(
+    vol: &mut FileVolume,
+    path: &Path,
+) -> Result<(Superblock, Result<StateRecord, FormatError>), String> {
+    let shown = path.display();
+    let bytes = vol.len_bytes();
+    if bytes == 0 {
+        return Err(format!(
+            "{shown} is empty (0 bytes): not a volnic volume; create one with `volnic format {shown}`"
+        ));
+    }
+    if bytes < 512 {
+        return Err(format!(
+            "{shown} holds only {bytes} bytes, too few for a volnic superblock: not a volnic volume"
+        ));
+    }
+    let mut first = AlignedBuf::new(512);
+    vol.read_at(0, first.as_mut_slice())
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let superblock = Superblock::parse(&first.as_slice()[..SUPERBLOCK_LEN]).map_err(|e| {
+        format!("{shown} is not a volnic volume ({e}): format it with `volnic format`")
+    })?;
+    let geo = superblock.geometry();
+    if bytes < geo.volume_bytes() {
+        return Err(format!(
+            "{shown} is truncated: it holds {bytes} bytes but its format needs {}; restore it or reformat it",
+            geo.volume_bytes()
+        ));
+    }
+    let mut block = AlignedBuf::new(geo.block_size as usize);
+    vol.read_at(geo.state_offset(), block.as_mut_slice())
+        .map_err(|e| format!("{shown}: {e}"))?;
+    Ok((superblock, StateRecord::parse(block.as_slice())))
+}
