@@ -762,9 +762,13 @@ fn read_slot(path: &Path, slot: u64) -> Vec<u8> {
 
 /// Sends frames through `writer` until it has written `blocks` blocks in
 /// all, then waits for it to be idle (nothing queued or packed).
+/// Writes `blocks` more data blocks (one 3000-byte frame each) and waits
+/// until the writer is idle. More, not "up to": the published counter lags
+/// the writer, so a previous call may have gone well past its own count.
 fn write_blocks(writer: &Endpoint, blocks: u64) {
     let start = Instant::now();
-    while writer.counters().blocks_written < blocks {
+    let target = writer.counters().blocks_written + blocks;
+    while writer.counters().blocks_written < target {
         let _ = writer.send(&[0x42; 3000]);
         std::thread::sleep(Duration::from_millis(3));
         assert!(
