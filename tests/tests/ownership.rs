@@ -760,8 +760,6 @@ fn read_slot(path: &Path, slot: u64) -> Vec<u8> {
     std::fs::read(path).unwrap()[at..at + 4096].to_vec()
 }
 
-/// Sends frames through `writer` until it has written `blocks` blocks in
-/// all, then waits for it to be idle (nothing queued or packed).
 /// Writes `blocks` more data blocks (one 3000-byte frame each) and waits
 /// until the writer is idle. More, not "up to": the published counter lags
 /// the writer, so a previous call may have gone well past its own count.
