@@ -6,9 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use volnic_core::aligned::AlignedBuf;
-use volnic_core::format::{
-    check_block_size, Geometry, Superblock, MAX_RING_BLOCKS, MIN_RING_BLOCKS, SUPERBLOCK_LEN,
-};
+use volnic_core::format::{Geometry, Superblock, MAX_RING_BLOCKS, MIN_RING_BLOCKS, SUPERBLOCK_LEN};
 use volnic_core::Volume;
 
 use crate::filevol::{Access, FileVolume};
@@ -57,14 +55,20 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The range checks of every numeric option of `volnic format`.
-pub fn check_args(args: &FormatArgs) -> Result<Geometry, String> {
-    check_block_size(args.block_size).map_err(|_| {
+/// The block size of a format, bench, demo or pair: the format's rule, or
+/// the one-line error naming `flag`.
+pub fn check_block_size_option(flag: &str, block_size: u32) -> Result<u32, String> {
+    volnic_core::format::check_block_size(block_size).map_err(|_| {
         format!(
-            "--block-size {} is not a multiple of 512 between 512 and 1048576: use e.g. 4096",
-            args.block_size
+            "{flag} {block_size} is not a multiple of 512 between 512 and 1048576: use e.g. 4096"
         )
     })?;
+    Ok(block_size)
+}
+
+/// The range checks of every numeric option of `volnic format`.
+pub fn check_args(args: &FormatArgs) -> Result<Geometry, String> {
+    check_block_size_option("--block-size", args.block_size)?;
     if !(MIN_RING_BLOCKS..=MAX_RING_BLOCKS).contains(&args.blocks) {
         return Err(format!(
             "--blocks {} is out of range: use {MIN_RING_BLOCKS}..={MAX_RING_BLOCKS}",

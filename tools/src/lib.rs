@@ -7,6 +7,8 @@
 //! everywhere, so its decisions are tested on Linux and its Win32 layer
 //! compiles on Windows.
 
+#[cfg(unix)]
+pub mod bench;
 pub mod cli;
 #[cfg(unix)]
 pub mod docs;

@@ -58,7 +58,7 @@ fn init_logging(level: Option<&str>) {
 /// other checks that need no I/O beyond reading a settings file), made
 /// before the subcommand runs: each failure is one line.
 fn validate(command: &Command) -> Result<(), String> {
-    use crate::cli::bench::check_block_size_option;
+    use crate::format::check_block_size_option;
     match command {
         Command::Format(c) => c.check().map(drop),
         Command::Inspect(a) => a.check(),

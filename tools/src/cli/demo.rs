@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::cli::bench::{measure_floor, scratch_dir, Rig};
+use crate::bench::{measure_floor, scratch_dir, MeasuredPair};
 use crate::endpoint::EndpointConfig;
 use crate::netns::{unavailable, Lab, LabConfig, TAP};
 
@@ -46,7 +46,7 @@ pub fn run(args: DemoArgs) -> Result<(), String> {
     let mut cfg = EndpointConfig::new(dir.path(), args.block_size);
     cfg.mirror = true;
     cfg.ring_blocks = 256;
-    let rig = Rig::start(&cfg)?;
+    let rig = MeasuredPair::start(&cfg)?;
     let mut seq = 0;
     let hb = rig.heartbeats(
         Duration::from_millis(10),
