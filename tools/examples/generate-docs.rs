@@ -17,7 +17,7 @@ fn main() -> ExitCode {
         eprintln!("usage: generate-docs DIR (e.g. tools/packaging/generated)");
         return ExitCode::FAILURE;
     };
-    match volnic_tools::docs::generate(dir.as_ref()) {
+    match volnic_tools::cli::docs::generate(dir.as_ref()) {
         Ok(files) => {
             for f in files {
                 println!("{}", f.display());

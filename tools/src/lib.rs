@@ -11,8 +11,6 @@
 pub mod bench;
 pub mod cli;
 #[cfg(unix)]
-pub mod docs;
-#[cfg(unix)]
 pub mod endpoint;
 #[cfg(unix)]
 pub mod filevol;

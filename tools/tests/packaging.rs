@@ -32,7 +32,7 @@ fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 #[test]
 fn the_packaged_man_pages_and_completions_match_the_command_line() {
     let fresh = tempfile::tempdir().unwrap();
-    let written = volnic_tools::docs::generate(fresh.path()).expect("generate");
+    let written = volnic_tools::cli::docs::generate(fresh.path()).expect("generate");
     let names: Vec<_> = written
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())

@@ -136,7 +136,7 @@ pub fn main() -> ExitCode {
 }
 
 /// The `volnic` command line as clap builds it, for the man pages and shell
-/// completions generated from it (`volnic_tools::docs`).
+/// completions generated from it (`volnic_tools::cli::docs`).
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
 }

@@ -11,6 +11,8 @@ pub mod bench;
 #[cfg(unix)]
 pub mod demo;
 #[cfg(unix)]
+pub mod docs;
+#[cfg(unix)]
 pub mod format;
 #[cfg(unix)]
 pub mod inspect;
