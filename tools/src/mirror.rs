@@ -11,12 +11,11 @@
 //!   the writes and so polls the source volume and copies what changed.
 //!
 //! The on-volume layout this module relies on is only: block size and ring
-//! size in the superblock (block 0: magic `VOLNICSB` at 0..8, block size u32
-//! LE at 12..16, ring blocks u32 LE at 16..20), the state record in block 1,
-//! the ring slots in blocks `2..2 + ring_blocks`, written in order.
+//! size in the superblock (block 0, read with the engine's parser,
+//! `volnic_core::format::Superblock`), the state record in block 1, the ring
+//! slots in blocks `2..2 + ring_blocks`, written in order.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fmt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -27,6 +26,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use volnic_core::aligned::AlignedBuf;
+use volnic_core::format::{Geometry, Superblock, SUPERBLOCK_LEN};
 use volnic_core::{Volume, VolumeError};
 
 use crate::filevol::{FileVolume, OpenMode};
@@ -54,11 +54,15 @@ pub enum MirrorError {
     },
     #[error("{name} is not a formatted volnic volume ({why}): run `volnic format` on it first")]
     NotFormatted { name: String, why: String },
-    #[error("{name} was reformatted while mirroring ({was} -> {now}): restart `volnic mirror`")]
+    #[error(
+        "{name} was reformatted while mirroring ({} -> {}): restart `volnic mirror`",
+        describe(.was),
+        describe(.now)
+    )]
     Reformatted {
         name: String,
-        was: Layout,
-        now: Layout,
+        was: Geometry,
+        now: Geometry,
     },
     #[error("{name}: cannot hold a {bytes}-byte shadow copy in memory: mirror a smaller volume")]
     TooLarge { name: String, bytes: u64 },
@@ -739,67 +743,24 @@ fn run_applier<S: Volume>(shared: &Shared<S>, seed: u64) {
 // ---------------------------------------------------------------------------
 // PollingMirror
 
-/// Superblock magic.
-pub const MAGIC: [u8; 8] = *b"VOLNICSB";
-const BS_AT: usize = 12;
-const RING_AT: usize = 16;
 const STATE_BLOCK: u64 = 1;
 const RING_START: u64 = 2;
-const MAX_BLOCK_SIZE: u32 = 1 << 20;
 
-/// The geometry of a formatted volume, read from its superblock.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Layout {
-    pub block_size: u32,
-    pub ring_blocks: u32,
+/// The geometry of the volume whose block 0 starts with `block0`, by the
+/// engine's superblock parser (so the mirror accepts what a reader would);
+/// `Err` says what is wrong.
+pub fn parse_geometry(block0: &[u8]) -> Result<Geometry, String> {
+    let head = block0
+        .get(..SUPERBLOCK_LEN)
+        .ok_or_else(|| "superblock cut short".to_owned())?;
+    Superblock::parse(head)
+        .map(|sb| sb.geometry())
+        .map_err(|e| e.to_string())
 }
 
-impl fmt::Display for Layout {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} ring blocks of {} bytes",
-            self.ring_blocks, self.block_size
-        )
-    }
-}
-
-impl Layout {
-    /// Parses the start of block 0; `Err` says what is wrong.
-    pub fn parse(block0: &[u8]) -> Result<Self, String> {
-        let field = |at: usize| -> Option<u32> {
-            let bytes = block0.get(at..at.checked_add(4)?)?;
-            Some(u32::from_le_bytes(bytes.try_into().ok()?))
-        };
-        if block0.get(..8) != Some(&MAGIC[..]) {
-            return Err("no VOLNICSB magic in block 0".into());
-        }
-        let (Some(block_size), Some(ring_blocks)) = (field(BS_AT), field(RING_AT)) else {
-            return Err("superblock cut short".into());
-        };
-        if block_size == 0 || !block_size.is_multiple_of(512) || block_size > MAX_BLOCK_SIZE {
-            return Err(format!(
-                "block size {block_size} is not a multiple of 512 between 512 and {MAX_BLOCK_SIZE}"
-            ));
-        }
-        if ring_blocks == 0 {
-            return Err("ring of 0 blocks".into());
-        }
-        Ok(Self {
-            block_size,
-            ring_blocks,
-        })
-    }
-
-    /// Blocks on the volume: superblock, state record, ring.
-    pub fn blocks(&self) -> u64 {
-        RING_START + u64::from(self.ring_blocks)
-    }
-
-    /// Bytes the formatted volume spans.
-    pub fn bytes(&self) -> u64 {
-        self.blocks() * u64::from(self.block_size)
-    }
+/// A geometry for messages: "8 ring blocks of 4096 bytes".
+pub fn describe(g: &Geometry) -> String {
+    format!("{} ring blocks of {} bytes", g.ring_blocks, g.block_size)
 }
 
 /// How a [`PollingMirror`] makes copies visible.
@@ -868,7 +829,7 @@ pub struct PollingMirror<S: Volume = FileVolume, D: Volume = FileVolume> {
     dst: D,
     src_name: String,
     dst_name: String,
-    layout: Layout,
+    geometry: Geometry,
     config: PollConfig,
     shadow: Vec<u8>,
     /// Ring slot read each tick.
@@ -938,11 +899,12 @@ impl<S: Volume, D: Volume> PollingMirror<S, D> {
         let mut head = AlignedBuf::new(512);
         src.read_at(0, head.as_mut_slice())
             .map_err(io_err(&src_name))?;
-        let layout = Layout::parse(head.as_slice()).map_err(&not_formatted)?;
-        let need = layout.bytes();
+        let geometry = parse_geometry(head.as_slice()).map_err(&not_formatted)?;
+        let need = geometry.volume_bytes();
         if need > src_len {
             return Err(not_formatted(format!(
-                "{layout} need {need} bytes but it holds {src_len}"
+                "{} need {need} bytes but it holds {src_len}",
+                describe(&geometry)
             )));
         }
         let dst_len = dst.len_bytes();
@@ -967,7 +929,7 @@ impl<S: Volume, D: Volume> PollingMirror<S, D> {
             .try_reserve_exact(need_usize)
             .map_err(|_| too_large())?;
         shadow.resize(need_usize, 0);
-        let bs = layout.block_size as usize;
+        let bs = geometry.block_size as usize;
         let chunk_len = (COPY_CHUNK as usize).max(bs) / bs * bs;
         let mut chunk = AlignedBuf::new(chunk_len);
         // The shadow starts as what DST holds: the first sweep copies only
@@ -985,7 +947,7 @@ impl<S: Volume, D: Volume> PollingMirror<S, D> {
             dst,
             src_name,
             dst_name,
-            layout,
+            geometry,
             config,
             shadow,
             chase: 0,
@@ -1000,8 +962,8 @@ impl<S: Volume, D: Volume> PollingMirror<S, D> {
     }
 
     /// The geometry read from SRC's superblock.
-    pub fn layout(&self) -> Layout {
-        self.layout
+    pub fn geometry(&self) -> Geometry {
+        self.geometry
     }
 
     /// Set to true to pause (nothing read or written), false to resume.
@@ -1073,9 +1035,9 @@ impl<S: Volume, D: Volume> PollingMirror<S, D> {
     }
 
     fn block_range(&self, block: u64) -> std::ops::Range<usize> {
-        // block < layout.blocks(), and layout.bytes() fits in usize (the
+        // block < the geometry's blocks, and its volume_bytes() fits in usize (the
         // shadow was allocated with it), so this cannot overflow.
-        let bs = self.layout.block_size as usize;
+        let bs = self.geometry.block_size as usize;
         let start = block as usize * bs;
         start..start + bs
     }
@@ -1148,7 +1110,7 @@ impl<S: Volume, D: Volume> PollingMirror<S, D> {
         self.read_block(STATE_BLOCK, true)?;
         let state_changed = self.differs(STATE_BLOCK, self.state_block.as_slice());
         let mut copied = 0;
-        let ring = u64::from(self.layout.ring_blocks);
+        let ring = u64::from(self.geometry.ring_blocks);
         for _ in 0..ring {
             let block = RING_START + self.chase;
             self.read_block(block, false)?;
@@ -1179,7 +1141,7 @@ impl<S: Volume, D: Volume> PollingMirror<S, D> {
     pub fn sweep(&mut self) -> Result<usize, MirrorError> {
         self.stats.sweeps += 1;
         self.last_sweep = Some(Instant::now());
-        let bs = self.layout.block_size as usize;
+        let bs = self.geometry.block_size as usize;
         let total = self.shadow.len();
         let chunk_len = self.chunk.len();
         let mut changed_slots: Vec<u64> = Vec::new();
@@ -1222,11 +1184,11 @@ impl<S: Volume, D: Volume> PollingMirror<S, D> {
         head.sort_by_key(|&(block, _)| std::cmp::Reverse(block));
         for (block, data) in head {
             if block == 0 {
-                match Layout::parse(&data) {
-                    Ok(now) if now != self.layout => {
+                match parse_geometry(&data) {
+                    Ok(now) if now != self.geometry => {
                         return Err(MirrorError::Reformatted {
                             name: self.src_name.clone(),
-                            was: self.layout,
+                            was: self.geometry,
                             now,
                         });
                     }
@@ -1242,7 +1204,7 @@ impl<S: Volume, D: Volume> PollingMirror<S, D> {
             self.emit(block, aligned.as_slice())?;
             copied += 1;
         }
-        if let Some(next) = next_chase(&changed_slots, self.chase, self.layout.ring_blocks) {
+        if let Some(next) = next_chase(&changed_slots, self.chase, self.geometry.ring_blocks) {
             self.chase = next;
         }
         Ok(copied)
@@ -1550,23 +1512,35 @@ mod tests {
     }
 
     #[test]
-    fn layout_parse_rejects_bad_superblocks() {
+    fn parse_geometry_rejects_bad_superblocks() {
         let mut sb = vec![0u8; 512];
-        assert!(Layout::parse(&sb).is_err());
-        sb[..8].copy_from_slice(&MAGIC);
-        sb[12..16].copy_from_slice(&1000u32.to_le_bytes());
-        sb[16..20].copy_from_slice(&8u32.to_le_bytes());
-        assert!(Layout::parse(&sb).unwrap_err().contains("multiple of 512"));
-        sb[12..16].copy_from_slice(&4096u32.to_le_bytes());
+        assert!(parse_geometry(&sb).is_err());
+        let good = Superblock {
+            block_size: 4096,
+            ring_blocks: 8,
+            flags: 0,
+            link_id: [7; 16],
+            writer_node: 1,
+            reader_node: 2,
+            formatted_at_ms: 0,
+        };
+        good.emit(&mut sb);
         assert_eq!(
-            Layout::parse(&sb).unwrap(),
-            Layout {
+            parse_geometry(&sb).unwrap(),
+            Geometry {
                 block_size: 4096,
                 ring_blocks: 8
             }
         );
-        assert!(Layout::parse(&sb[..14]).is_err());
-        sb[16..20].copy_from_slice(&0u32.to_le_bytes());
-        assert!(Layout::parse(&sb).is_err());
+        assert!(parse_geometry(&sb[..14]).is_err());
+        let bad = Superblock {
+            block_size: 1000,
+            ..good
+        };
+        bad.emit(&mut sb);
+        assert!(parse_geometry(&sb).is_err());
+        good.emit(&mut sb);
+        sb[20] ^= 1;
+        assert!(parse_geometry(&sb).is_err(), "a damaged superblock");
     }
 }

@@ -25,12 +25,20 @@ fn tmp() -> tempfile::TempDir {
         .expect("temp dir")
 }
 
+/// Block 0 of a volume formatted with this geometry (the engine's encoding,
+/// which the mirror parses).
 fn superblock(block_size: u32, ring: u32) -> AlignedBuf {
     let mut b = AlignedBuf::new(BS);
-    let s = b.as_mut_slice();
-    s[..8].copy_from_slice(b"VOLNICSB");
-    s[12..16].copy_from_slice(&block_size.to_le_bytes());
-    s[16..20].copy_from_slice(&ring.to_le_bytes());
+    volnic_core::format::Superblock {
+        block_size,
+        ring_blocks: ring,
+        flags: 0,
+        link_id: [7; 16],
+        writer_node: 1,
+        reader_node: 2,
+        formatted_at_ms: 0,
+    }
+    .emit(b.as_mut_slice());
     b
 }
 
@@ -88,7 +96,7 @@ fn polling_mirror_chases_bursts_wraps_and_restarts() {
     let dir = tmp();
     let (src, dst, mut writer) = volumes(dir.path());
     let mut m = PollingMirror::open(&src, &dst, no_sweeps()).unwrap();
-    assert_eq!(m.layout().ring_blocks, RING as u32);
+    assert_eq!(m.geometry().ring_blocks, RING as u32);
 
     // The first step sweeps: the superblock arrives.
     let r = m.step().unwrap();
@@ -233,7 +241,7 @@ fn polling_mirror_refuses_bad_volumes() {
     assert!(m.contains(&blank.display().to_string()), "{m}");
 
     let odd = make("odd", Some((1000, 8)), VOL_BYTES);
-    assert!(msg(&odd, &dst).contains("multiple of 512"));
+    assert!(msg(&odd, &dst).contains("block_size"));
 
     let short = make("short", Some((512, 100)), VOL_BYTES);
     assert!(msg(&short, &dst).contains("need"));

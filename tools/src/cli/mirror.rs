@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use crate::mirror::{PollConfig, PollMode, PollingMirror};
+use crate::mirror::{describe, PollConfig, PollMode, PollingMirror};
 
 /// Default lag of `--mode async`.
 pub const DEFAULT_ASYNC_LAG_MS: u64 = 50;
@@ -95,7 +95,7 @@ pub fn run(args: MirrorArgs) -> Result<(), String> {
         "volnic mirror: {} -> {} ({mode}; {}; poll every {} µs, full sweep every {} ms){}",
         args.src.display(),
         args.dst.display(),
-        mirror.layout(),
+        describe(&mirror.geometry()),
         args.interval_us,
         args.sweep_ms,
         if args.duration_ms.is_some() {
