@@ -1,4 +1,7 @@
-//! A recording [`WinSystem`] for tests.
+//! A recording [`WinSystem`] for tests. Built only in this crate's unit
+//! tests and with the `fake-windows` feature, which only the crate's
+//! dev-dependency on itself turns on (for tools/tests/wincfg.rs), so the
+//! release program does not carry it.
 
 #[allow(unused_imports)]
 use super::*;

@@ -8,8 +8,9 @@
 //! and the INF follow), which volume paths are accepted, and which registry
 //! values a `config set` writes under which key. The Win32 side (SetupAPI,
 //! newdev, the registry) sits behind the [`WinSystem`] trait: [`win32`] on
-//! Windows, a thin layer of calls and nothing else, and [`FakeSystem`] in
-//! tests, which records every call.
+//! Windows, a thin layer of calls and nothing else, and `FakeSystem` in
+//! tests, which records every call (built for tests only: the
+//! `fake-windows` feature).
 //!
 //! Where the adapter keeps its settings: the driver key of its device node,
 //! `HKLM\SYSTEM\CurrentControlSet\Control\Class\{4d36e972-…}\NNNN`, the same
@@ -45,6 +46,7 @@ pub const NETWORK_KEY: &str =
 mod adapter;
 mod assignment;
 mod describe;
+#[cfg(any(test, feature = "fake-windows"))]
 mod fake;
 mod steps;
 mod system;
@@ -53,6 +55,7 @@ mod volume_path;
 pub use adapter::*;
 pub use assignment::*;
 pub use describe::*;
+#[cfg(any(test, feature = "fake-windows"))]
 pub use fake::*;
 pub use steps::*;
 pub use system::*;
