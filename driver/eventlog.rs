@@ -1,11 +1,44 @@
-//! Fitting a message into one system event-log entry.
+//! The system event log: writing one line about an adapter there (and to
+//! the trace), and fitting a message into one event-log entry.
 //!
 //! `NdisWriteEventLogEntry` takes insertion strings and data that together
 //! must fit in `ERROR_LOG_MAXIMUM_SIZE - sizeof(IO_ERROR_LOG_PACKET)` bytes
 //! (both from wdk-sys in `driver/windows.rs`); NDIS refuses a longer entry
 //! whole. The message is cut to fit instead, never dropped, and never
-//! between the two halves of a UTF-16 surrogate pair. Portable and pure, so
-//! it is tested on every host.
+//! between the two halves of a UTF-16 surrogate pair. The fitting is
+//! portable and pure, so it is tested on every host.
+
+use alloc::format;
+use alloc::vec::Vec;
+use core::ffi::c_void;
+
+use crate::datapath::trace_line;
+use crate::ndis::*;
+use crate::ndis_api::Platform;
+
+/// Writes why the adapter failed to the trace and the system event log.
+pub(crate) fn report_failure<P: Platform>(driver_object: *mut c_void, reason: &str) {
+    report_event::<P>(driver_object, &format!("adapter disabled: {reason}"));
+}
+
+/// Writes one line about the adapter to the trace and the system event
+/// log; a line the event log refuses is traced with the status.
+pub(crate) fn report_event<P: Platform>(driver_object: *mut c_void, line: &str) {
+    trace_line::<P>(format_args!("volnic: {line}"));
+    let mut message: Vec<u16> = "volnic: "
+        .encode_utf16()
+        .chain(line.encode_utf16())
+        .collect();
+    message.push(0);
+    // SAFETY: `message` is NUL-terminated UTF-16 that lives across the call.
+    let status =
+        unsafe { P::write_event_log(driver_object, NDIS_STATUS_FAILURE, message.as_ptr()) };
+    if status != NDIS_STATUS_SUCCESS {
+        trace_line::<P>(format_args!(
+            "volnic: the event log refused the line above ({status:#x})"
+        ));
+    }
+}
 
 /// How many leading code units of `units` (a message without its NUL) to
 /// keep so that they and the terminating NUL take at most `limit_bytes`
