@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use crate::facts::{self, status, u32_constant, u8_constant, Header, Record};
 use crate::ndis::{
     describe_status, global_breaches, live_adapters, live_mdls, live_nbls, lock, sent_mdls,
-    AdapterInner, AdapterState, GeneralInfo, Handle, Handlers, RegValue, RegistrationInfo,
-    SimAdapter, SimDriver, Status, MDL_TYPE, NB, NBL, OID_REQUEST,
+    AdapterInner, AdapterState, AllocationFaults, GeneralInfo, Handle, Handlers, RegValue,
+    RegistrationInfo, SimAdapter, SimDriver, Status, MDL_TYPE, NB, NBL, OID_REQUEST,
 };
 use crate::Sim;
 
@@ -189,6 +189,12 @@ impl SimHost {
             ));
             panic!("{what} needs the adapter {want:?}, it is {state:?}");
         }
+    }
+
+    /// Makes the NBL pool, MDL and NBL allocations that follow fail as
+    /// `faults` says (a system low on nonpaged memory).
+    pub fn fail_allocations(&mut self, faults: AllocationFaults) {
+        *lock(&self.driver.faults) = faults;
     }
 
     /// MiniportInitializeEx with `registry`. Err carries the reason the

@@ -19,8 +19,8 @@ pub mod os;
 pub mod storage;
 
 pub use host::{AdapterId, Layout, OidReply, SendFrame, SimHost};
-pub use ndis::RegValue;
 pub use ndis::RegistrationInfo;
+pub use ndis::{AllocationFaults, RegValue};
 
 /// The simulated platform the driver is instantiated with in tests.
 pub struct Sim;

@@ -178,6 +178,29 @@ pub struct SimDriver {
     /// Live pools and configuration handles (NBLs and MDLs: [`live_nbls`],
     /// [`live_mdls`]).
     pub live: Mutex<Live>,
+    /// Allocations the test makes fail, as a low-memory system would.
+    pub faults: Mutex<AllocationFaults>,
+}
+
+/// How many more NBL pools, MDLs and NBLs the simulated NDIS hands out
+/// before each allocation returns NULL; `None`: no limit.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AllocationFaults {
+    pub pools: Option<usize>,
+    pub mdls: Option<usize>,
+    pub nbls: Option<usize>,
+}
+
+/// Counts one allocation against `left`; false when none is left.
+fn allowed(left: &mut Option<usize>) -> bool {
+    match left {
+        None => true,
+        Some(0) => false,
+        Some(n) => {
+            *n -= 1;
+            true
+        }
+    }
 }
 
 #[derive(Default, Debug)]
@@ -194,6 +217,7 @@ impl SimDriver {
             event_log: Mutex::new(Vec::new()),
             breaches: Mutex::new(Vec::new()),
             live: Mutex::new(Live::default()),
+            faults: Mutex::new(AllocationFaults::default()),
         }
     }
 
@@ -897,6 +921,9 @@ impl NdisApi for Sim {
                 }
             }
         }
+        if !allowed(&mut lock(&a.driver().faults).pools) {
+            return ptr::null_mut();
+        }
         let pool = Box::into_raw(Box::new(SimPool { adapter: a }));
         lock(&a.driver().live).pools.insert(pool as usize);
         pool.cast()
@@ -935,6 +962,13 @@ impl NdisApi for Sim {
         data_offset: u32,
         data_length: usize,
     ) -> *mut NET_BUFFER_LIST {
+        // SAFETY: the driver passes a pool from allocate_nbl_pool.
+        let sim_pool = unsafe { &*pool.cast::<SimPool>() };
+        // SAFETY: the adapter outlives its pool.
+        let a = unsafe { &*sim_pool.adapter };
+        if !allowed(&mut lock(&a.driver().faults).nbls) {
+            return ptr::null_mut();
+        }
         let mut nb = Record::zeroed(NB);
         nb.set("MdlChain", mdl_chain.cast::<u8>())
             .set("CurrentMdl", mdl_chain.cast::<u8>())
@@ -985,6 +1019,9 @@ impl NdisApi for Sim {
         // SAFETY: the driver passes its adapter handle.
         let a = unsafe { adapter(handle) };
         a.check_alive("NdisAllocateMdl");
+        if !allowed(&mut lock(&a.driver().faults).mdls) {
+            return ptr::null_mut();
+        }
         let mut mdl = Record::zeroed(MDL_TYPE);
         mdl.set("Next", ptr::null_mut::<u8>())
             .set("Size", facts::size_of(MDL_TYPE) as i16)

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use volnic_ndis_sim::facts::{oid, status, u32_constant, u8_constant, Header};
 use volnic_ndis_sim::storage::{make_link, LinkFiles};
-use volnic_ndis_sim::{AdapterId, RegValue, SimHost};
+use volnic_ndis_sim::{AdapterId, AllocationFaults, RegValue, SimHost};
 
 #[test]
 fn sends_while_paused_fail_with_paused_and_paused_receivers_indicate_nothing() {
@@ -448,4 +448,70 @@ fn the_attributes_and_objects_the_driver_hands_ndis_are_those_of_the_tables() {
         assert_eq!(header, want, "{name}");
     }
     host.finish();
+}
+
+/// Memory running out during initialize: it fails with the reason, and
+/// whatever it made before (the NBL pool, slots with their MDLs and NBLs,
+/// half-made ones too) is freed, which the simulation checks at unload;
+/// with memory back, the adapter initializes.
+#[test]
+fn initialize_out_of_memory_fails_with_the_reason_and_frees_what_it_made() {
+    let none = AllocationFaults::default();
+    let cases = [
+        (
+            AllocationFaults {
+                pools: Some(0),
+                ..none
+            },
+            "out of memory for the receive NBL pool",
+        ),
+        (
+            AllocationFaults {
+                mdls: Some(0),
+                ..none
+            },
+            "out of memory for receive buffers",
+        ),
+        (
+            AllocationFaults {
+                nbls: Some(0),
+                ..none
+            },
+            "out of memory for receive buffers",
+        ),
+        (
+            AllocationFaults {
+                mdls: Some(37),
+                ..none
+            },
+            "out of memory for receive buffers",
+        ),
+        (
+            AllocationFaults {
+                nbls: Some(63),
+                ..none
+            },
+            "out of memory for receive buffers",
+        ),
+    ];
+    for (faults, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let files = make_link(dir.path(), 4096, 16);
+        let reg = registry(&files.a_send, &files.a_recv, 1, 4096);
+        let mut host = SimHost::load();
+        host.fail_allocations(faults);
+        let reason = host
+            .initialize("node1", &reg)
+            .expect_err("initialization must fail");
+        assert!(reason.contains(want), "{faults:?}: {reason}");
+        host.fail_allocations(none);
+        let a = host
+            .initialize("node1-again", &reg)
+            .unwrap_or_else(|e| panic!("{faults:?}: with memory back: {e}"));
+        host.restart(a);
+        host.pause(a);
+        host.halt(a);
+        // Unload: any NBL, MDL or pool left over is a breach.
+        host.finish();
+    }
 }
