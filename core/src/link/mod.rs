@@ -15,13 +15,17 @@ use crate::aligned::AlignedBuf;
 use crate::auth::AuthKey;
 use crate::format::{
     block_crc, db_field, BlockCheck, DataHeader, FormatError, Geometry, PublishedCounters,
-    StateExt, StateRecord, Superblock, WriterState, DATA_HEADER_LEN, FORMAT_VERSION,
-    FRAME_PREFIX_LEN, HOST_NAME_LEN, MAC_LEN, NO_FRAME_START, STATE_LEN, SUPERBLOCK_LEN,
+    StateExt, StateRecord, Superblock, WriterState, DATA_HEADER_LEN, FORMAT_VERSION, HOST_NAME_LEN,
+    MAC_LEN, STATE_LEN, SUPERBLOCK_LEN,
 };
 use crate::packer::Packer;
 use crate::queue::SendQueue;
 use crate::stats::Counters;
 use crate::volume::{Volume, VolumeError, VolumeErrorKind};
+
+mod reassembly;
+
+use reassembly::{payload_consistent, Reassembly};
 
 /// Tunables of a link. Times are in microseconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -466,16 +470,6 @@ struct PeerView {
 /// largest a volnic node may be configured with).
 pub const MAX_DECLARED_TIMEOUT_US: u64 = 60_000_000;
 
-/// Reassembly of a frame spanning blocks.
-#[derive(Debug)]
-struct Reassembly {
-    buf: Vec<u8>,
-    want: usize,
-    /// Sequence number of the last block that contributed.
-    seq: u64,
-    active: bool,
-}
-
 /// The writer's memory of its ring (writer rule 7): what it wrote into
 /// each slot this run, read back in a sweep so that every slot it wrote is
 /// read at least once in every state interval, and a slot that no longer
@@ -809,12 +803,7 @@ impl Link {
                 ack: (0, 0),
                 declared_timeout_us: 0,
             },
-            partial: Reassembly {
-                buf: Vec::new(),
-                want: 0,
-                seq: 0,
-                active: false,
-            },
+            partial: Reassembly::new(),
             bad: None,
             record_issue: None,
             record_shown: None,
@@ -1846,12 +1835,9 @@ impl Link {
     }
 
     fn drop_partial(&mut self, count: bool) {
-        if self.partial.active && count {
+        if self.partial.abandon() && count {
             self.counters.drops_partial_frames += 1;
         }
-        self.partial.active = false;
-        self.partial.buf.clear();
-        self.partial.want = 0;
     }
 
     /// Classifies the bytes of one ring slot for the slot of `expected`
@@ -1961,11 +1947,10 @@ impl Link {
         self.peer.last_alive_us = now_us;
         let valid = header.valid_bytes as usize;
         let payload_start = block_start + DATA_HEADER_LEN;
-        let delivered = deliver_payload(
+        let delivered = self.partial.deliver(
             &self.read_buf.as_slice()[payload_start..payload_start + valid],
             header.first_frame,
             header.seq,
-            &mut self.partial,
             &mut self.counters,
             sink,
         );
@@ -2204,99 +2189,4 @@ enum SlotContent {
     Stale,
     /// R7: a block of this run's previous lap.
     PreviousLap,
-}
-
-/// True when a frame stream is one a writer produces (the block's CRC, and
-/// MAC when authenticated, already hold): every length prefix from
-/// `first_frame` on is non-zero, and a frame runs past `valid_bytes` only
-/// in a full block (a writer continues a frame in the next block only
-/// when this one is full).
-fn payload_consistent(payload: &[u8], first_frame: u32, capacity: usize) -> bool {
-    if first_frame == NO_FRAME_START {
-        return true;
-    }
-    let valid = payload.len();
-    let mut pos = first_frame as usize;
-    while pos + FRAME_PREFIX_LEN <= valid {
-        let len = usize::from(u16::from_le_bytes([payload[pos], payload[pos + 1]]));
-        pos += FRAME_PREFIX_LEN;
-        if len == 0 {
-            return false;
-        }
-        if pos + len > valid {
-            return valid == capacity;
-        }
-        pos += len;
-    }
-    // A writer ends a block where its last frame ends (fewer than two
-    // bytes left: the block ends short, a prefix is never split).
-    pos == valid
-}
-
-/// Walks one block's payload: continues a spanning frame, delivers whole
-/// frames, starts the next spanning frame. Returns frames delivered.
-fn deliver_payload(
-    payload: &[u8],
-    first_frame: u32,
-    seq: u64,
-    partial: &mut Reassembly,
-    counters: &mut Counters,
-    sink: &mut dyn FnMut(&[u8]),
-) -> usize {
-    let mut delivered = 0;
-    let valid = payload.len();
-    let cont_len = if first_frame == NO_FRAME_START {
-        valid
-    } else {
-        first_frame as usize
-    };
-    let mut pos = match first_frame {
-        NO_FRAME_START => valid,
-        start => start as usize,
-    };
-    if partial.active {
-        let consecutive = partial.seq + 1 == seq;
-        if consecutive && cont_len == partial.want.min(valid) {
-            partial.buf.extend_from_slice(&payload[..cont_len]);
-            partial.want -= cont_len;
-            partial.seq = seq;
-            if partial.want > 0 {
-                return delivered; // the frame goes on into the next block
-            }
-            partial.active = false;
-            counters.frames_received += 1;
-            counters.bytes_received += partial.buf.len() as u64;
-            sink(&partial.buf);
-            delivered += 1;
-            partial.buf.clear();
-        } else {
-            // A block in between was lost, or this one does not continue
-            // our half-frame as announced: the half-frame is dropped.
-            counters.drops_partial_frames += 1;
-            partial.active = false;
-            partial.buf.clear();
-        }
-    }
-    while pos + FRAME_PREFIX_LEN <= valid {
-        let len = usize::from(u16::from_le_bytes([payload[pos], payload[pos + 1]]));
-        pos += FRAME_PREFIX_LEN;
-        if len == 0 {
-            break; // padding: nothing more in this block
-        }
-        if pos + len <= valid {
-            counters.frames_received += 1;
-            counters.bytes_received += len as u64;
-            sink(&payload[pos..pos + len]);
-            delivered += 1;
-            pos += len;
-        } else {
-            partial.buf.clear();
-            partial.buf.extend_from_slice(&payload[pos..valid]);
-            partial.want = len - (valid - pos);
-            partial.seq = seq;
-            partial.active = true;
-            break;
-        }
-    }
-    delivered
 }
