@@ -419,11 +419,13 @@ pub unsafe extern "system" fn oid_request<P: Platform>(
     // SAFETY: a live context (contract).
     let adapter = unsafe { adapter::<P>(context) };
     let state = &adapter.state;
-    // SAFETY: the request is valid for the duration of the call.
-    let kind = unsafe { (*request).RequestType };
-    // SAFETY: as above; for query and set requests DATA holds the
+    // SAFETY: the request is valid, and ours alone, for the duration of
+    // the call.
+    let request = unsafe { &mut *request };
+    let kind = request.RequestType;
+    // SAFETY: for query and set requests DATA holds the
     // QUERY/SET_INFORMATION arm, which have the same layout.
-    let data = unsafe { (*request).DATA.QUERY_INFORMATION };
+    let data = unsafe { request.DATA.QUERY_INFORMATION };
     let buf: &mut [u8] = if data.InformationBuffer.is_null() || data.InformationBufferLength == 0 {
         &mut []
     } else {
@@ -468,10 +470,10 @@ pub unsafe extern "system" fn oid_request<P: Platform>(
             return NDIS_STATUS_NOT_SUPPORTED;
         }
     };
-    // SAFETY: as above; BytesWritten doubles as BytesRead for sets.
-    unsafe { (*request).DATA.QUERY_INFORMATION.BytesWritten = outcome.bytes_done };
-    // SAFETY: as above.
-    unsafe { (*request).DATA.QUERY_INFORMATION.BytesNeeded = outcome.bytes_needed };
+    // Written through the query arm: BytesWritten doubles as BytesRead for
+    // sets, at the same offset.
+    request.DATA.QUERY_INFORMATION.BytesWritten = outcome.bytes_done;
+    request.DATA.QUERY_INFORMATION.BytesNeeded = outcome.bytes_needed;
     outcome.status
 }
 

@@ -19,6 +19,7 @@
 //! the allocator and panic handler there; no NDIS symbol is referenced).
 #![cfg_attr(all(windows, not(test)), no_std)]
 #![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(clippy::multiple_unsafe_ops_per_block)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 extern crate alloc;

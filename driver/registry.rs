@@ -53,14 +53,14 @@ impl<P: Platform> NdisConfig<P> {
 impl<P: Platform> SettingSource for NdisConfig<P> {
     fn string(&mut self, name: &str) -> Option<String> {
         let value = self.read(name, NdisParameterString)?;
-        // SAFETY: NDIS returned a parameter, valid until the configuration
-        // handle is closed.
-        let kind = unsafe { (*value).ParameterType };
-        if kind != NdisParameterString {
+        // SAFETY: NDIS returned a parameter, valid (and not written) until
+        // the configuration handle is closed, after this value is read.
+        let parameter = unsafe { &*value };
+        if parameter.ParameterType != NdisParameterString {
             return None;
         }
-        // SAFETY: as above, and a string parameter holds the string arm.
-        let text = unsafe { (*value).ParameterData.StringData };
+        // SAFETY: a string parameter holds the string arm.
+        let text = unsafe { parameter.ParameterData.StringData };
         if text.Buffer.is_null() {
             return None;
         }
@@ -87,12 +87,15 @@ impl<P: Platform> SettingSource for NdisConfig<P> {
     fn integer(&mut self, name: &str) -> Option<u32> {
         let value = self.read(name, NdisParameterInteger)?;
         // SAFETY: as in `string`.
-        let kind = unsafe { (*value).ParameterType };
-        if !matches!(kind, NdisParameterInteger | NdisParameterHexInteger) {
+        let parameter = unsafe { &*value };
+        if !matches!(
+            parameter.ParameterType,
+            NdisParameterInteger | NdisParameterHexInteger
+        ) {
             return None;
         }
-        // SAFETY: as above, and an integer parameter holds the integer arm.
-        Some(unsafe { (*value).ParameterData.IntegerData })
+        // SAFETY: an integer parameter holds the integer arm.
+        Some(unsafe { parameter.ParameterData.IntegerData })
     }
 }
 

@@ -225,7 +225,9 @@ impl NdisApi for WindowsOs {
     unsafe fn mdl_system_address(m: *mut MDL) -> *const u8 {
         // MmGetSystemAddressForMdlSafe (a macro in wdm.h).
         // SAFETY: a valid MDL (caller's contract).
-        let (flags, mapped) = unsafe { ((*m).MdlFlags, (*m).MappedSystemVa) };
+        let flags = unsafe { (*m).MdlFlags };
+        // SAFETY: as above.
+        let mapped = unsafe { (*m).MappedSystemVa };
         if flags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL) != 0 {
             return mapped.cast::<u8>().cast_const();
         }
@@ -324,8 +326,13 @@ const DPFLTR_COMPONENT: u32 = wdk_sys::_DPFLTR_TYPE::DPFLTR_IHVNETWORK_ID as u32
 /// `s` points to a NUL-terminated UTF-16 string that outlives the result.
 unsafe fn nul_terminated<'a>(s: *const u16) -> &'a [u16] {
     let mut len = 0;
-    // SAFETY: every unit up to and including the NUL is readable.
-    while unsafe { *s.add(len) } != 0 {
+    loop {
+        // SAFETY: every unit up to and including the NUL is in the string.
+        let at = unsafe { s.add(len) };
+        // SAFETY: as above: `at` is at or before the NUL, so readable.
+        if unsafe { *at } == 0 {
+            break;
+        }
         len += 1;
     }
     // SAFETY: the `len` units before the NUL, as read above.

@@ -682,7 +682,9 @@ mod tests {
         assert_eq!(nbl.ptr() as usize % 16, 0, "NET_BUFFER_LIST is 16-aligned");
         nbl.set("Status", 0x1234_5678_i32);
         // SAFETY: the record is 0x150 bytes; Status lies at 0x8C.
-        let raw = unsafe { std::ptr::read_unaligned(nbl.ptr().add(0x8C).cast::<i32>()) };
+        let at = unsafe { nbl.ptr().add(0x8C) };
+        // SAFETY: as above: four bytes of the record.
+        let raw = unsafe { std::ptr::read_unaligned(at.cast::<i32>()) };
         assert_eq!(raw, 0x1234_5678);
         assert_eq!(nbl.get::<i32>("Status"), 0x1234_5678);
     }

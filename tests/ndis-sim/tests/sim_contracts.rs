@@ -21,7 +21,7 @@ use volnic_ndis_sim::ndis::{
     Handle, Status, CHARACTERISTICS, CONFIG_OBJECT, GENERAL, LINK_STATE, NBL, OID_REQUEST,
     POOL_PARAMETERS, REGISTRATION, STATUS_INDICATION,
 };
-use volnic_ndis_sim::{AdapterId, Layout, SendFrame, Sim, SimHost};
+use volnic_ndis_sim::{AdapterId, MdlLayout, SendFrame, Sim, SimHost};
 
 /// What the fake miniport gets wrong.
 static FAULT: AtomicU32 = AtomicU32::new(0);
@@ -280,7 +280,7 @@ fn fake_entry(driver_object: *mut c_void, registry_path: *mut c_void) -> Status 
 fn one_frame() -> Vec<Vec<SendFrame>> {
     vec![vec![SendFrame {
         bytes: vec![0xab; 60],
-        layout: Layout::flat(),
+        layout: MdlLayout::flat(),
     }]]
 }
 
@@ -393,34 +393,47 @@ fn oid_answers_that_break_the_length_rules_are_breaches() {
     assert_named(&breaches, "BytesNeeded 0 for a 4-byte buffer");
 }
 
+/// Indicates one 60-byte frame on an NBL from the simulation's own pool,
+/// after `fill` has written the fields the driver would (it gets the NBL's
+/// address), and frees it all once the sim's protocol has returned it.
+fn indicate_one(handle: Handle, fill: impl FnOnce(*mut u8)) {
+    let mut data = vec![0u8; 60];
+    let mut params = Record::zeroed(POOL_PARAMETERS);
+    params
+        .set_header(Header::expected(
+            "NDIS_OBJECT_TYPE_DEFAULT",
+            POOL_PARAMETERS,
+            u8_constant("NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1"),
+        ))
+        .set("fAllocateNetBuffer", 1u8);
+    // SAFETY: `handle` is a live sim adapter; `data` outlives the MDL.
+    let mdl = unsafe { Sim::allocate_mdl(handle, data.as_mut_ptr().cast(), 60) };
+    // SAFETY: as above; the parameters live across the call.
+    let pool = unsafe { Sim::allocate_nbl_pool(handle, params.ptr().cast_const().cast()) };
+    // SAFETY: a pool and an MDL the sim just made.
+    let nbl = unsafe { Sim::allocate_nb_and_nbl(pool, mdl, 0, 60) };
+    fill(nbl.cast());
+    // SAFETY: an NBL of this adapter's; the sim's protocol thread returns it.
+    unsafe { Sim::indicate_receive(handle, nbl, 0, 1, 0) };
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    // SAFETY: returned by now, allocated above, freed once.
+    unsafe { Sim::free_nbl(nbl) };
+    // SAFETY: as above; no NBL refers to it now.
+    unsafe { Sim::free_mdl(mdl) };
+    // SAFETY: as above; its only NBL is freed.
+    unsafe { Sim::free_nbl_pool(pool) };
+}
+
 #[test]
 fn indicating_while_paused_is_a_breach() {
     let breaches = breaches_after(
         |host, a| {
             host.pause(a);
             let handle = host.handle(a);
-            let mut data = vec![0u8; 60];
-            let mut params = Record::zeroed(POOL_PARAMETERS);
-            params
-                .set_header(Header::expected(
-                    "NDIS_OBJECT_TYPE_DEFAULT",
-                    POOL_PARAMETERS,
-                    u8_constant("NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1"),
-                ))
-                .set("fAllocateNetBuffer", 1u8);
-            // SAFETY: sim objects made for this adapter; the NBL is returned
-            // by the sim's protocol thread and freed at the end.
-            unsafe {
-                let mdl = Sim::allocate_mdl(handle, data.as_mut_ptr().cast(), 60);
-                let pool = Sim::allocate_nbl_pool(handle, params.ptr().cast_const().cast());
-                let nbl = Sim::allocate_nb_and_nbl(pool, mdl, 0, 60);
-                facts::write(nbl.cast(), NBL, "SourceHandle", handle);
-                Sim::indicate_receive(handle, nbl, 0, 1, 0);
-                std::thread::sleep(std::time::Duration::from_millis(50));
-                Sim::free_nbl(nbl);
-                Sim::free_mdl(mdl);
-                Sim::free_nbl_pool(pool);
-            }
+            indicate_one(handle, |nbl| {
+                // SAFETY: the NBL is the tables' size; SourceHandle is in it.
+                unsafe { facts::write(nbl, NBL, "SourceHandle", handle) };
+            });
         },
         0,
     );
@@ -434,29 +447,14 @@ fn an_nbl_field_written_where_the_tables_do_not_put_it_is_caught() {
     let breaches = breaches_after(
         |host, a| {
             let handle = host.handle(a);
-            let mut data = vec![0u8; 60];
-            let mut params = Record::zeroed(POOL_PARAMETERS);
-            params
-                .set_header(Header::expected(
-                    "NDIS_OBJECT_TYPE_DEFAULT",
-                    POOL_PARAMETERS,
-                    u8_constant("NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1"),
-                ))
-                .set("fAllocateNetBuffer", 1u8);
             let wrong = facts::offset_of(NBL, "SourceHandle") + 8;
-            // SAFETY: sim objects made for this adapter; the misplaced write
-            // stays inside the NBL (the tables' size runs past it).
-            unsafe {
-                let mdl = Sim::allocate_mdl(handle, data.as_mut_ptr().cast(), 60);
-                let pool = Sim::allocate_nbl_pool(handle, params.ptr().cast_const().cast());
-                let nbl = Sim::allocate_nb_and_nbl(pool, mdl, 0, 60);
-                nbl.cast::<u8>().add(wrong).cast::<Handle>().write(handle);
-                Sim::indicate_receive(handle, nbl, 0, 1, 0);
-                std::thread::sleep(std::time::Duration::from_millis(50));
-                Sim::free_nbl(nbl);
-                Sim::free_mdl(mdl);
-                Sim::free_nbl_pool(pool);
-            }
+            indicate_one(handle, |nbl| {
+                // SAFETY: the misplaced offset stays inside the NBL (the
+                // tables' size runs past it).
+                let at = unsafe { nbl.add(wrong) };
+                // SAFETY: as above; the sim's records allow unaligned access.
+                unsafe { at.cast::<Handle>().write_unaligned(handle) };
+            });
         },
         0,
     );
