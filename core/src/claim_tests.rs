@@ -1,5 +1,5 @@
 //! The writer's claim of its send volume, and its watch over the volume
-//! while it runs (issue 18): on shared in-memory volumes, with time passed
+//! while it runs: on shared in-memory volumes, with time passed
 //! in, so every interleaving of two claimants is played exactly.
 
 use alloc::format;

@@ -12,7 +12,7 @@ pub type MemNode = Node<SharedVolume, SharedVolume>;
 
 /// Node 1's send volume is copied to node 2's receive volume by the test
 /// (and the other way), like a storage mirror whose every step we control.
-pub struct Rig {
+pub struct MirroredPair {
     pub a: MemNode,
     pub b: MemNode,
     pub a_send: SharedVolume,
@@ -65,8 +65,8 @@ pub fn config(node: u32, flush_delay_us: u64) -> LinkConfig {
     cfg
 }
 
-impl Rig {
-    pub fn new(block_size: u32, ring: u32, flush_delay_us: u64) -> Rig {
+impl MirroredPair {
+    pub fn new(block_size: u32, ring: u32, flush_delay_us: u64) -> MirroredPair {
         Self::with(block_size, ring, flush_delay_us, 0, |_| {})
     }
 
@@ -78,7 +78,7 @@ impl Rig {
         flush_delay_us: u64,
         flags: u32,
         tune: impl Fn(&mut LinkConfig),
-    ) -> Rig {
+    ) -> MirroredPair {
         let geo = Geometry {
             block_size,
             ring_blocks: ring,
@@ -94,7 +94,7 @@ impl Rig {
         tune(&mut cfg_b);
         let a = Node::open(cfg_a, a_send.clone(), a_recv.clone(), 0, 1 << 20).unwrap();
         let b = Node::open(cfg_b, b_send.clone(), b_recv.clone(), 0, 1 << 20).unwrap();
-        let mut rig = Rig {
+        let mut rig = MirroredPair {
             a,
             b,
             a_send,

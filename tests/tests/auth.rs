@@ -4,7 +4,7 @@
 use volnic_core::auth::AuthKey;
 use volnic_core::format::{DataHeader, SB_FLAG_AUTHENTICATED};
 use volnic_core::{LinkConfig, LinkError, PeerProblem};
-use volnic_tests::memrig::{config, volume, volume_flags, Rig};
+use volnic_tests::memrig::{config, volume, volume_flags, MirroredPair};
 use volnic_tests::node::{frame_id, numbered_frame, Node};
 
 const SECRET: &[u8] = b"correct horse battery staple, 32b";
@@ -20,8 +20,8 @@ fn ids(frames: &[Vec<u8>]) -> Vec<u64> {
         .collect()
 }
 
-fn authenticated_rig() -> Rig {
-    let rig = Rig::with(512, 16, 0, SB_FLAG_AUTHENTICATED, keyed);
+fn authenticated_rig() -> MirroredPair {
+    let rig = MirroredPair::with(512, 16, 0, SB_FLAG_AUTHENTICATED, keyed);
     assert!(rig.a.link.link_up() && rig.b.link.link_up());
     rig
 }
@@ -141,7 +141,7 @@ fn block_replayed_from_another_link_is_rejected() {
 
 #[test]
 fn mismatched_keys_keep_the_link_down_with_a_clear_reason() {
-    let rig = Rig::with(512, 16, 0, SB_FLAG_AUTHENTICATED, |cfg| {
+    let rig = MirroredPair::with(512, 16, 0, SB_FLAG_AUTHENTICATED, |cfg| {
         let secret: &[u8] = if cfg.node_id == 1 {
             b"the first node's secret value!!"
         } else {
@@ -210,7 +210,7 @@ fn blocks_of_this_link_replayed_are_never_delivered() {
     let mut rig = authenticated_rig();
     let bs = rig.geo.block_size as usize;
     let ring = u64::from(rig.geo.ring_blocks);
-    let slot_bytes = |rig: &Rig, seq: u64| {
+    let slot_bytes = |rig: &MirroredPair, seq: u64| {
         let at = rig.geo.slot_offset(seq) as usize;
         rig.a_send.0.borrow().bytes[at..at + bs].to_vec()
     };
@@ -233,7 +233,7 @@ fn blocks_of_this_link_replayed_are_never_delivered() {
     assert_eq!(expected % ring, first % ring);
     let delivered = rig.b.delivered.len();
     let slot = rig.geo.slot_offset(expected) as usize;
-    let put = |rig: &mut Rig, block: &[u8]| {
+    let put = |rig: &mut MirroredPair, block: &[u8]| {
         rig.b_recv.0.borrow_mut().bytes[slot..slot + bs].copy_from_slice(block);
         rig.b.step(rig.now).unwrap();
         rig.now += 1_000;
@@ -349,7 +349,7 @@ fn key_file_rule_is_the_exact_bytes_on_every_host() {
         keys.push(read);
     }
     let (with_newline, without) = (keys[1].clone(), keys[0].clone());
-    let rig = Rig::with(512, 16, 0, SB_FLAG_AUTHENTICATED, |cfg| {
+    let rig = MirroredPair::with(512, 16, 0, SB_FLAG_AUTHENTICATED, |cfg| {
         cfg.auth_key = Some(if cfg.node_id == 1 {
             with_newline.clone()
         } else {

@@ -303,7 +303,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("volnic.key");
         std::fs::write(&path, &secret).unwrap();
-        // Key files must be private (issue 18); the property here is the secret.
+        // Key files must be private, or they are refused; the property here is the secret.
         std::fs::set_permissions(&path, <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600)).unwrap();
         let long_enough = secret.len() >= 16;
         match read_key_file(&path) {

@@ -5,11 +5,11 @@
 use volnic_core::format::{Geometry, Superblock, SUPERBLOCK_LEN};
 use volnic_core::testkit::SharedVolume;
 use volnic_core::{LinkError, PeerProblem, PeerState};
-use volnic_tests::memrig::{config, copy_all, copy_range, volume, Rig};
+use volnic_tests::memrig::{config, copy_all, copy_range, volume, MirroredPair};
 use volnic_tests::node::{frame_id, numbered_frame, Node};
 
-fn up(block_size: u32, ring: u32, flush_delay_us: u64) -> Rig {
-    let rig = Rig::new(block_size, ring, flush_delay_us);
+fn up(block_size: u32, ring: u32, flush_delay_us: u64) -> MirroredPair {
+    let rig = MirroredPair::new(block_size, ring, flush_delay_us);
     assert!(rig.a.link.link_up() && rig.b.link.link_up(), "link came up");
     rig
 }

@@ -23,7 +23,7 @@ use volnic::config::{AdapterConfig, ConfigError, SettingSource};
 use volnic_core::auth::AuthKey;
 use volnic_core::format::{block_crc, sb_field};
 use volnic_core::{PeerProblem, Volume, VolumeError, VolumeErrorKind};
-use volnic_tests::memrig::Rig;
+use volnic_tests::memrig::MirroredPair;
 use volnic_tests::node::numbered_frame;
 use volnic_tests::unprivileged::{self, is_root, Program};
 use volnic_tools::cli::up::{read_key_file, UpArgs};
@@ -603,7 +603,7 @@ fn m18_send_volume_not_volnic() {
 /// the reason while they are there.
 #[test]
 fn m19_blocks_of_another_link_in_the_ring() {
-    let mut rig = Rig::new(512, 16, 0);
+    let mut rig = MirroredPair::new(512, 16, 0);
     rig.inject_foreign_block();
     assert!(rig.b.delivered.is_empty());
     assert!(!rig.b.link.link_up());
@@ -618,7 +618,7 @@ fn m19_blocks_of_another_link_in_the_ring() {
 fn key_file(dir: &Path, name: &str, secret: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, secret).unwrap();
-    // Key files must be private to their owner (issue 18).
+    // Key files must be private to their owner, or volnic refuses them.
     set_mode(&path, 0o600);
     path
 }

@@ -1,4 +1,4 @@
-//! Never backwards (issue 17, point 2): a reader never delivers a block at
+//! Never backwards: a reader never delivers a block at
 //! or below the highest (epoch, sequence) it has delivered for a link —
 //! not after its own restart, the writer's restart, a superblock swapped
 //! and put back, or the receive volume rolled back to an older copy of

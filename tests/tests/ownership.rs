@@ -1,4 +1,4 @@
-//! Issue 18: one writer per volume, and volumes and keys that only their
+//! One writer per volume, and volumes and keys that only their
 //! owners can touch. Modes of the volumes `volnic format` creates, whatever
 //! the umask; key files by mode and type; a receive volume any user may
 //! write refused on a plain link; and, as `nobody` when the tests run as

@@ -1,4 +1,4 @@
-//! The peer's state record (issue 17, point 6): a block 1 never written,
+//! The peer's state record: a block 1 never written,
 //! a record of another link and a record older than one already seen each
 //! leave the link down with a named reason, and none is ever taken for a
 //! live peer — not even with valid data blocks in the ring.

@@ -1,4 +1,4 @@
-//! Progress after a fault (issue 17): whatever sits in the slot the reader
+//! Progress after a fault: whatever sits in the slot the reader
 //! expects next — nothing, a torn or corrupt block, a block failing its
 //! MAC, an earlier run's block, the previous lap, another link's block, a
 //! block whose contents are impossible — the reader waits at most the torn

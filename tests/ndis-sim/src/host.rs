@@ -22,7 +22,7 @@ static LOADED: Mutex<()> = Mutex::new(());
 
 /// How one NET_BUFFER's frame is laid out over MDLs.
 #[derive(Clone, Debug)]
-pub struct Layout {
+pub struct MdlLayout {
     /// Bytes of each MDL that carry frame data, in order (the last one may
     /// be longer than the data left; the rest is filler).
     pub split: Vec<usize>,
@@ -35,7 +35,7 @@ pub struct Layout {
     pub tail: usize,
 }
 
-impl Layout {
+impl MdlLayout {
     /// The whole frame in one MDL.
     pub fn flat() -> Self {
         Self {
@@ -62,7 +62,7 @@ impl Layout {
 #[derive(Clone, Debug)]
 pub struct SendFrame {
     pub bytes: Vec<u8>,
-    pub layout: Layout,
+    pub layout: MdlLayout,
 }
 
 /// Memory of an NBL chain the sim sent, NBLs, NET_BUFFERs and MDLs

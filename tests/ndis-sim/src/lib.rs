@@ -18,7 +18,7 @@ pub mod ndis;
 pub mod os;
 pub mod storage;
 
-pub use host::{AdapterId, Layout, OidReply, SendFrame, SimHost};
+pub use host::{AdapterId, MdlLayout, OidReply, SendFrame, SimHost};
 pub use ndis::RegistrationInfo;
 pub use ndis::{AllocationFaults, RegValue};
 

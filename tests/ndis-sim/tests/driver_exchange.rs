@@ -52,7 +52,7 @@ fn exchange(block_size: u32) {
         .iter()
         .map(|f| SendFrame {
             bytes: f.clone(),
-            layout: volnic_ndis_sim::Layout::chained(&[10, 50]),
+            layout: volnic_ndis_sim::MdlLayout::chained(&[10, 50]),
         })
         .collect();
     assert_eq!(

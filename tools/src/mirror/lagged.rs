@@ -76,7 +76,9 @@ impl AsyncState {
     }
 }
 
-pub(super) struct Shared<S> {
+/// What the asynchronous mirror and its applier thread share: the writes
+/// waiting to reach the secondary, the wake-up, and the secondary itself.
+pub(super) struct ApplyQueue<S> {
     state: Mutex<AsyncState>,
     /// Wakes the applier and `wait_idle` callers.
     wake: Condvar,
@@ -91,7 +93,7 @@ pub(super) struct Shared<S> {
 /// reader can as well open the same file itself.
 pub struct AsyncMirror<P: Volume, S: Volume + Send + 'static> {
     primary: P,
-    shared: Arc<Shared<S>>,
+    shared: Arc<ApplyQueue<S>>,
     applier: Option<JoinHandle<()>>,
 }
 
@@ -109,7 +111,7 @@ impl<P: Volume, S: Volume + Send + 'static> AsyncMirror<P, S> {
         config: AsyncConfig,
     ) -> Result<Self, MirrorError> {
         check_sizes(&primary, &*lock(&secondary))?;
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(ApplyQueue {
             state: Mutex::new(AsyncState {
                 queue: VecDeque::new(),
                 queued_bytes: 0,
@@ -365,7 +367,7 @@ pub(super) fn shuffle_keeping_overlaps(batch: Vec<Pending>, rng: &mut StdRng) ->
         .collect()
 }
 
-pub(super) fn run_applier<S: Volume>(shared: &Shared<S>, seed: u64) {
+pub(super) fn run_applier<S: Volume>(shared: &ApplyQueue<S>, seed: u64) {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut st = lock(&shared.state);
     loop {

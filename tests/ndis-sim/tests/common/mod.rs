@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use volnic_ndis_sim::facts::{oid, status, u32_constant};
 use volnic_ndis_sim::storage::{make_link, LinkFiles};
-use volnic_ndis_sim::{AdapterId, Layout, RegValue, SendFrame, SimHost};
+use volnic_ndis_sim::{AdapterId, MdlLayout, RegValue, SendFrame, SimHost};
 
 pub const WAIT: Duration = Duration::from_secs(20);
 
@@ -122,10 +122,10 @@ pub fn nbls(frames: &[Vec<u8>]) -> Vec<Vec<SendFrame>> {
         .enumerate()
         .map(|(i, f)| {
             let layout = match i % 4 {
-                0 => Layout::flat(),
-                1 => Layout::chained(&[14, 20]),
-                2 => Layout::chained(&[1, 1, 12, 100]),
-                _ => Layout::chained(&[f.len() / 2]),
+                0 => MdlLayout::flat(),
+                1 => MdlLayout::chained(&[14, 20]),
+                2 => MdlLayout::chained(&[1, 1, 12, 100]),
+                _ => MdlLayout::chained(&[f.len() / 2]),
             };
             vec![SendFrame {
                 bytes: f.clone(),
