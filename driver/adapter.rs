@@ -260,7 +260,7 @@ fn stop<P: Platform>(mut adapter: Adapter<P>) {
         ),
     );
     let state = adapter.state;
-    crate::entry::defer_to_unload(Box::new(move || {
+    crate::deferred::defer_to_unload(Box::new(move || {
         P::thread_join(thread);
         release(state);
     }));

@@ -3,16 +3,16 @@
 //! the volume format lives there.
 //!
 //! One file per concern (like netvmini): `entry` (DriverEntry,
-//! characteristics, Unload), `adapter` (initialize/halt/pause/restart and
-//! the other NDIS entries), `registry` (the adapter's registry values),
-//! `config` (the settings' rules), `startup` (opening the link on the
-//! datapath thread, waiting for storage), `datapath/` (the send path, the
-//! receive path, the thread, statistics and trace, around the adapter's
-//! state), `oid` (answers), `eventlog` (the system event log), `ndis` (the
-//! NDIS declarations, with their x64 layout assertions). NDIS is reached
-//! through [`ndis_api::NdisApi`] and the kernel through [`os::Os`]; on
-//! Windows both are the thin `windows` layer, in tests the
-//! `volnic-ndis-sim` crate.
+//! characteristics, Unload), `deferred` (the work left for Unload),
+//! `adapter` (initialize/halt/pause/restart and the other NDIS entries),
+//! `registry` (the adapter's registry values), `config` (the settings'
+//! rules), `startup` (opening the link on the datapath thread, waiting for
+//! storage), `datapath/` (the send path, the receive path, the thread,
+//! statistics and trace, around the adapter's state), `oid` (answers),
+//! `eventlog` (the system event log), `ndis` (the NDIS declarations, with
+//! their x64 layout assertions). NDIS is reached through
+//! [`ndis_api::NdisApi`] and the kernel through [`os::Os`]; on Windows both
+//! are the thin `windows` layer, in tests the `volnic-ndis-sim` crate.
 //!
 //! On Windows the crate is `no_std` (kernel); elsewhere it links std only so
 //! that its cdylib target links as an ordinary shared library (std supplies
@@ -27,6 +27,7 @@ extern crate alloc;
 pub mod adapter;
 pub mod config;
 pub mod datapath;
+mod deferred;
 pub mod entry;
 pub mod eventlog;
 pub mod ndis;

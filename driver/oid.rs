@@ -12,7 +12,7 @@
 use alloc::vec::Vec;
 use core::mem::size_of;
 
-use crate::datapath::{AdapterInfo, RxFilter, MULTICAST_LIST_MAX, RX_SLOTS};
+use crate::datapath::{AdapterInfo, RxFilter, StatsSnapshot, MULTICAST_LIST_MAX, RX_SLOTS};
 use crate::ndis::*;
 
 /// NDIS version the driver registers with (6.30).
@@ -130,19 +130,6 @@ impl OidOutcome {
             bytes_needed: needed as u32,
         }
     }
-}
-
-/// Statistics at one instant.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct StatsSnapshot {
-    pub tx_frames: [u64; 3],
-    pub tx_bytes: [u64; 3],
-    pub tx_discards: u64,
-    pub tx_errors: u64,
-    pub rx_frames: [u64; 3],
-    pub rx_bytes: [u64; 3],
-    pub rx_discards: u64,
-    pub rx_errors: u64,
 }
 
 /// Everything a query may report.

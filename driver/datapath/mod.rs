@@ -34,7 +34,7 @@ pub mod trace;
 pub use receive::{ReceiveSection, RxFilter, RxKind, RxSide, RxSlot, RxSlots};
 pub use receive::{MULTICAST_LIST_MAX, RX_BATCH, RX_SLOTS};
 pub use send::{frame_kind, gather_parts, SendSection, TxSide, MAX_SEND_PARTS};
-pub use stats::Stats;
+pub use stats::{Stats, StatsSnapshot};
 pub use thread::{run, OpenLink};
 pub use trace::trace_line;
 

@@ -4,7 +4,19 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::RxKind;
-use crate::oid::StatsSnapshot;
+
+/// Statistics at one instant, by kind as in [`Stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub tx_frames: [u64; 3],
+    pub tx_bytes: [u64; 3],
+    pub tx_discards: u64,
+    pub tx_errors: u64,
+    pub rx_frames: [u64; 3],
+    pub rx_bytes: [u64; 3],
+    pub rx_discards: u64,
+    pub rx_errors: u64,
+}
 
 /// Adapter statistics, updated lock-free. The three-element counters are
 /// by kind: directed, multicast, broadcast.
