@@ -22,7 +22,6 @@ use core::sync::atomic::Ordering;
 
 use volnic_core::SendQueue;
 
-use crate::config::default_mac;
 use crate::datapath::{
     self, AdapterEvents, AdapterInfo, AdapterState, KernelPtr, PathState, RxSlots, RX_SLOTS,
 };
@@ -65,10 +64,7 @@ fn initialize_adapter<P: Platform>(
     driver_context: NDIS_HANDLE,
 ) -> Result<(), String> {
     let config = read_config::<P>(miniport)?;
-    let mut seed = Vec::from(config.send_volume.as_bytes());
-    seed.extend_from_slice(&config.node_id.to_le_bytes());
-    let permanent_mac = default_mac(&seed);
-    let mac = config.network_address.unwrap_or(permanent_mac);
+    let (mac, permanent_mac) = config.macs();
     let info = AdapterInfo {
         mac,
         permanent_mac,

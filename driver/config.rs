@@ -1,5 +1,5 @@
 //! The adapter's configuration: registry values read through NDIS
-//! (`NdisReadConfiguration` in adapter.rs), validated here in safe code.
+//! (`NdisReadConfiguration` in registry.rs), validated here in safe code.
 //!
 //! Names, defaults and ranges come from the settings table
 //! (`volnic_core::settings`), which the INF and `volnic config` share.
@@ -9,16 +9,13 @@
 use alloc::string::String;
 use core::fmt;
 
-use volnic_core::settings::{self, Setting};
-
-pub use volnic_core::settings::parse_network_address as parse_mac;
+use volnic_core::host_config::{trimmed, HostConfig, SettingError};
+use volnic_core::settings;
 
 /// Where registry values come from (NDIS configuration on Windows, a map in
 /// tests). Absent and wrong-typed values read as `None`.
-pub trait SettingSource {
-    fn string(&mut self, name: &str) -> Option<String>;
-    fn integer(&mut self, name: &str) -> Option<u32>;
-}
+pub use volnic_core::host_config::SettingSource;
+pub use volnic_core::settings::parse_network_address as parse_mac;
 
 /// Validated settings of one adapter.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +49,11 @@ pub enum ConfigError {
         max: u64,
     },
     BlockSizeNotSectorMultiple(u32),
+    NotOnStep {
+        name: &'static str,
+        value: u32,
+        step: u32,
+    },
     SameVolume,
     BadNetworkAddress,
     /// AuthKeyFile names no file on a mounted volume (a device, a pipe, a
@@ -64,6 +66,7 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::Missing(name) => write!(f, "registry value {name} is missing: set it in the adapter's Advanced properties"),
             ConfigError::OutOfRange { name, value, min, max } => write!(f, "registry value {name} = {value} is outside {min}..={max}"),
+            ConfigError::NotOnStep { name, value, step } => write!(f, "registry value {name} = {value} is not a multiple of {step}"),
             ConfigError::BlockSizeNotSectorMultiple(v) => write!(f, "registry value BlockSize = {v} is not a multiple of 512: use the block size the volumes were formatted with"),
             ConfigError::SameVolume => f.write_str("SendVolume and ReceiveVolume name the same volume: each node sends on its own volume and receives on the peer's"),
             ConfigError::BadNetworkAddress => f.write_str("registry value NetworkAddress is not 12 hex digits of a unicast MAC: fix or remove it"),
@@ -72,83 +75,78 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// An integer setting: its default when absent, else checked against the
-/// table's range.
-fn ranged(src: &mut dyn SettingSource, setting: &Setting) -> Result<u32, ConfigError> {
-    let range = setting.range();
-    let value = src.integer(setting.name).unwrap_or(range.default);
-    if !range.contains(value) {
-        return Err(ConfigError::OutOfRange {
-            name: setting.name,
-            value: value.into(),
-            min: range.min.into(),
-            max: range.max.into(),
-        });
+impl From<SettingError> for ConfigError {
+    fn from(e: SettingError) -> Self {
+        match e {
+            SettingError::OutOfRange { setting, value } => {
+                let range = setting.range();
+                ConfigError::OutOfRange {
+                    name: setting.name,
+                    value: value.into(),
+                    min: range.min.into(),
+                    max: range.max.into(),
+                }
+            }
+            SettingError::OffStep { setting, value } if *setting == settings::BLOCK_SIZE => {
+                ConfigError::BlockSizeNotSectorMultiple(value)
+            }
+            SettingError::OffStep { setting, value } => ConfigError::NotOnStep {
+                name: setting.name,
+                value,
+                step: setting.range().step,
+            },
+            SettingError::BadMac(_) => ConfigError::BadNetworkAddress,
+        }
     }
-    Ok(value)
-}
-
-/// The value of string setting `name`, blanks around it dropped in place
-/// (no copy: the value's length is the registry's), if any is left.
-fn non_empty(src: &mut dyn SettingSource, name: &'static str) -> Option<String> {
-    let mut value = src.string(name)?;
-    let end = value.trim_end().len();
-    value.truncate(end);
-    let start = value.len() - value.trim_start().len();
-    value.drain(..start);
-    (!value.is_empty()).then_some(value)
 }
 
 impl AdapterConfig {
-    /// Reads and validates every setting; defaults apply to absent optional
+    /// Reads and validates every setting: the volumes and the key file
+    /// here, the rest by the rule both hosts share
+    /// (`volnic_core::host_config`); defaults apply to absent optional
     /// values.
     pub fn from_source(src: &mut dyn SettingSource) -> Result<Self, ConfigError> {
-        let send_volume = non_empty(src, settings::SEND_VOLUME.name)
+        let send_volume = trimmed(src, settings::SEND_VOLUME.name)
             .ok_or(ConfigError::Missing(settings::SEND_VOLUME.name))?;
-        let receive_volume = non_empty(src, settings::RECEIVE_VOLUME.name)
+        let receive_volume = trimmed(src, settings::RECEIVE_VOLUME.name)
             .ok_or(ConfigError::Missing(settings::RECEIVE_VOLUME.name))?;
         if settings::same_volume_path(&send_volume, &receive_volume) {
             return Err(ConfigError::SameVolume);
         }
-        let block_size = ranged(src, &settings::BLOCK_SIZE)?;
-        if !settings::BLOCK_SIZE.range().on_step(block_size) {
-            return Err(ConfigError::BlockSizeNotSectorMultiple(block_size));
-        }
-        let flush_delay_ms = ranged(src, &settings::FLUSH_DELAY_MS)?;
-        let poll_interval_us = ranged(src, &settings::POLL_INTERVAL_US)?;
-        let peer_timeout_ms = ranged(src, &settings::PEER_TIMEOUT_MS)?;
-        let node_id = ranged(src, &settings::NODE_ID)?;
-        let send_queue_kb = ranged(src, &settings::SEND_QUEUE_KB)?;
-        let mtu = ranged(src, &settings::MTU)?;
-        let link_speed_mbps = ranged(src, &settings::LINK_SPEED_MBPS)?;
-        let network_address = match non_empty(src, settings::NETWORK_ADDRESS.name) {
-            None => None,
-            Some(text) => Some(parse_mac(&text).ok_or(ConfigError::BadNetworkAddress)?),
+        let host = HostConfig::read(src)?;
+        let auth_key_file = match trimmed(src, settings::AUTH_KEY_FILE.name) {
+            Some(path) if !is_file_path(&path) => return Err(ConfigError::KeyFileNotAFile(path)),
+            other => other,
         };
         Ok(Self {
             send_volume,
             receive_volume,
-            block_size,
-            flush_delay_us: u64::from(flush_delay_ms) * 1_000,
-            poll_interval_us: poll_interval_us.into(),
-            peer_timeout_us: u64::from(peer_timeout_ms) * 1_000,
-            node_id,
-            send_queue_bytes: send_queue_kb as usize * 1024,
-            mtu,
-            network_address,
-            link_speed_mbps,
-            auth_key_file: match non_empty(src, settings::AUTH_KEY_FILE.name) {
-                Some(path) if !is_file_path(&path) => {
-                    return Err(ConfigError::KeyFileNotAFile(path))
-                }
-                other => other,
-            },
+            block_size: host.block_size,
+            flush_delay_us: host.flush_delay_us,
+            poll_interval_us: host.poll_interval_us,
+            peer_timeout_us: host.peer_timeout_us,
+            // The miniport answers NDIS before its storage may exist, so it
+            // cannot take the number from the volume as Linux does.
+            node_id: host.node_id.unwrap_or(settings::NODE_ID.range().default),
+            send_queue_bytes: host.send_queue_bytes,
+            mtu: host.mtu,
+            network_address: host.network_address,
+            link_speed_mbps: host.link_speed_mbps,
+            auth_key_file,
         })
     }
 
     /// Largest Ethernet frame (header included, no FCS) this adapter carries.
     pub fn max_frame_len(&self) -> usize {
         settings::frame_len(self.mtu)
+    }
+
+    /// The adapter's MAC and its permanent one: NetworkAddress if set, and
+    /// the default of its send volume and node number
+    /// (`volnic_core::host_config::default_mac`, the rule Linux applies too).
+    pub fn macs(&self) -> ([u8; 6], [u8; 6]) {
+        let permanent = default_mac(self.send_volume.as_bytes(), self.node_id);
+        (self.network_address.unwrap_or(permanent), permanent)
     }
 }
 
@@ -185,9 +183,9 @@ pub fn is_file_path(path: &str) -> bool {
     true
 }
 
-/// A locally administered unicast MAC that stays the same for an adapter as
-/// long as its identity (`seed`: the send volume path and node id) does.
-pub use volnic_core::mac::stable_mac as default_mac;
+/// The MAC of an adapter with none configured, from its send volume path
+/// and node number.
+pub use volnic_core::host_config::default_mac;
 
 #[cfg(test)]
 mod tests {
@@ -300,10 +298,6 @@ mod tests {
         assert_eq!(parse_mac("0211223344"), None);
         assert_eq!(parse_mac("02112233445566"), None);
         assert_eq!(parse_mac("zz1122334455"), None);
-        let a = default_mac(b"a");
-        assert_eq!(a, default_mac(b"a"));
-        assert_ne!(a, default_mac(b"b"));
-        assert_eq!(a[0] & 0x03, 0x02);
     }
 
     #[test]

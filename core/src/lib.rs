@@ -21,6 +21,7 @@ pub mod datapath;
 #[cfg(test)]
 mod datapath_tests;
 pub mod format;
+pub mod host_config;
 pub mod link;
 #[cfg(test)]
 mod link_tests;

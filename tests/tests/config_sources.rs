@@ -219,13 +219,15 @@ const FILE_INTEGERS: [(&str, &Setting); 6] = [
 ];
 
 fn file_value(settings: &volnic_tools::cli::up::UpSettings, key: &str) -> Option<u32> {
+    let host = &settings.host;
+    let ms = |us: u64| u32::try_from(us / 1_000).unwrap();
     match key {
-        "mtu" => Some(settings.mtu),
-        "flush-delay-ms" => Some(settings.flush_delay_ms),
-        "poll-us" => Some(settings.poll_us),
-        "peer-timeout-ms" => Some(settings.peer_timeout_ms),
-        "node-id" => settings.node_id,
-        "queue-kb" => Some(settings.queue_kb),
+        "mtu" => Some(host.mtu),
+        "flush-delay-ms" => Some(ms(host.flush_delay_us)),
+        "poll-us" => Some(u32::try_from(host.poll_interval_us).unwrap()),
+        "peer-timeout-ms" => Some(ms(host.peer_timeout_us)),
+        "node-id" => host.node_id,
+        "queue-kb" => Some(u32::try_from(host.send_queue_bytes / 1024).unwrap()),
         other => panic!("no field for {other}"),
     }
 }

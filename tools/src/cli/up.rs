@@ -8,6 +8,7 @@
 //! otherwise) and waits for SIGINT/SIGTERM.
 
 use std::fs::File;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use clap::Args;
 use serde::Deserialize;
 use tracing::{info, warn};
 use volnic_core::auth::AuthKey;
-use volnic_core::mac::{parse_mac, stable_mac};
+use volnic_core::host_config::{HostConfig, SettingError, SettingSource};
 use volnic_core::settings::{self, Setting};
 
 use crate::endpoint::{Endpoint, EndpointConfig};
@@ -97,29 +98,85 @@ pub struct UpSettings {
     pub recv: PathBuf,
     pub tap: String,
     pub addr: Option<String>,
-    pub mac: Option<[u8; 6]>,
-    pub mtu: u32,
-    pub flush_delay_ms: u32,
-    pub poll_us: u32,
-    pub peer_timeout_ms: u32,
-    pub node_id: Option<u32>,
+    /// The numbers and the MAC, by the rule the miniport applies to its
+    /// registry values too (`volnic_core::host_config`).
+    pub host: HostConfig,
     pub key_file: Option<PathBuf>,
-    pub queue_kb: u32,
 }
 
-/// `value` (or the setting's default) checked against the range of the
-/// adapter setting of the same meaning: Linux and Windows nodes accept the
-/// same values.
-fn ranged(flag: &str, value: Option<u32>, setting: &Setting) -> Result<u32, String> {
-    let range = setting.range();
-    let v = value.unwrap_or(range.default);
-    if !range.contains(v) {
-        return Err(format!(
-            "{flag} = {v} is outside {}..={} (registry value {} on Windows)",
-            range.min, range.max, setting.name
-        ));
+/// The command line over the settings file, as the raw values of the
+/// settings table (registry names), for the rule both hosts share.
+struct Given<'a> {
+    args: &'a UpArgs,
+    file: &'a FileSettings,
+}
+
+impl SettingSource for Given<'_> {
+    fn string(&mut self, name: &str) -> Option<String> {
+        (name == settings::NETWORK_ADDRESS.name)
+            .then(|| self.args.mac.clone().or(self.file.mac.clone()))
+            .flatten()
     }
-    Ok(v)
+
+    fn integer(&mut self, name: &str) -> Option<u32> {
+        let (args, file) = (self.args, self.file);
+        let pick = |a: Option<u32>, f: Option<u32>| a.or(f);
+        match name {
+            n if n == settings::MTU.name => pick(args.mtu, file.mtu),
+            n if n == settings::FLUSH_DELAY_MS.name => {
+                pick(args.flush_delay_ms, file.flush_delay_ms)
+            }
+            n if n == settings::POLL_INTERVAL_US.name => pick(args.poll_us, file.poll_us),
+            n if n == settings::PEER_TIMEOUT_MS.name => {
+                pick(args.peer_timeout_ms, file.peer_timeout_ms)
+            }
+            n if n == settings::NODE_ID.name => pick(args.node_id, file.node_id),
+            n if n == settings::SEND_QUEUE_KB.name => pick(args.queue_kb, file.queue_kb),
+            // No option: the block size is the volume's, the link speed
+            // only Windows reports.
+            _ => None,
+        }
+    }
+}
+
+/// The option (and settings-file key) of a setting of the table.
+fn option_of(setting: &Setting) -> &'static str {
+    match setting.name {
+        n if n == settings::MTU.name => "mtu",
+        n if n == settings::FLUSH_DELAY_MS.name => "flush-delay-ms",
+        n if n == settings::POLL_INTERVAL_US.name => "poll-us",
+        n if n == settings::PEER_TIMEOUT_MS.name => "peer-timeout-ms",
+        n if n == settings::NODE_ID.name => "node-id",
+        n if n == settings::SEND_QUEUE_KB.name => "queue-kb",
+        n if n == settings::NETWORK_ADDRESS.name => "mac",
+        _ => setting.name,
+    }
+}
+
+/// A value the shared rule refused, worded with the option's name (and the
+/// registry value's, for an administrator of both kinds of node).
+fn refused(e: SettingError) -> String {
+    match e {
+        SettingError::OutOfRange { setting, value } => {
+            let range = setting.range();
+            format!(
+                "{} = {value} is outside {}..={} (registry value {} on Windows)",
+                option_of(setting),
+                range.min,
+                range.max,
+                setting.name
+            )
+        }
+        SettingError::OffStep { setting, value } => format!(
+            "{} = {value} is not a multiple of {} (registry value {} on Windows)",
+            option_of(setting),
+            setting.range().step,
+            setting.name
+        ),
+        SettingError::BadMac(text) => {
+            format!("mac {text:?} is not a unicast MAC such as 02:76:6e:00:00:01")
+        }
+    }
 }
 
 impl UpArgs {
@@ -133,10 +190,10 @@ impl UpArgs {
             }
             None => FileSettings::default(),
         };
-        let send = self.send.clone().or(file.send).ok_or(
+        let send = self.send.clone().or(file.send.clone()).ok_or(
             "no send volume: give --send PATH (or `send` in the settings file)".to_string(),
         )?;
-        let recv = self.recv.clone().or(file.recv).ok_or(
+        let recv = self.recv.clone().or(file.recv.clone()).ok_or(
             "no receive volume: give --recv PATH (or `recv` in the settings file)".to_string(),
         )?;
         if same_file(&send, &recv) {
@@ -145,12 +202,11 @@ impl UpArgs {
                 send.display()
             ));
         }
-        let mac = match self.mac.clone().or(file.mac) {
-            Some(text) => Some(parse_mac(&text).ok_or(format!(
-                "mac {text:?} is not a unicast MAC such as 02:76:6e:00:00:01"
-            ))?),
-            None => None,
-        };
+        let host = HostConfig::read(&mut Given {
+            args: self,
+            file: &file,
+        })
+        .map_err(refused)?;
         Ok(UpSettings {
             send,
             recv,
@@ -160,33 +216,8 @@ impl UpArgs {
                 .or(file.tap)
                 .unwrap_or_else(|| "volnic0".into()),
             addr: self.addr.clone().or(file.addr),
-            mac,
-            mtu: ranged("mtu", self.mtu.or(file.mtu), &settings::MTU)?,
-            flush_delay_ms: ranged(
-                "flush-delay-ms",
-                self.flush_delay_ms.or(file.flush_delay_ms),
-                &settings::FLUSH_DELAY_MS,
-            )?,
-            poll_us: ranged(
-                "poll-us",
-                self.poll_us.or(file.poll_us),
-                &settings::POLL_INTERVAL_US,
-            )?,
-            peer_timeout_ms: ranged(
-                "peer-timeout-ms",
-                self.peer_timeout_ms.or(file.peer_timeout_ms),
-                &settings::PEER_TIMEOUT_MS,
-            )?,
-            node_id: match self.node_id.or(file.node_id) {
-                Some(id) => Some(ranged("node-id", Some(id), &settings::NODE_ID)?),
-                None => None,
-            },
+            host,
             key_file: self.key_file.clone().or(file.key_file),
-            queue_kb: ranged(
-                "queue-kb",
-                self.queue_kb.or(file.queue_kb),
-                &settings::SEND_QUEUE_KB,
-            )?,
         })
     }
 }
@@ -339,16 +370,15 @@ pub fn up(settings: &UpSettings, stop: &AtomicBool) -> Result<(), String> {
         .map_err(|e| e.with_role("send volume").to_string())?;
     let (superblock, _) = read_records(&mut probe, &settings.send)?;
     drop(probe);
-    let node_id = settings.node_id.unwrap_or(superblock.writer_node);
-    let mut seed = superblock.link_id.to_vec();
-    seed.extend_from_slice(&node_id.to_le_bytes());
-    let mac = settings.mac.unwrap_or_else(|| stable_mac(&seed));
+    let host = &settings.host;
+    let node_id = host.node_id.unwrap_or(superblock.writer_node);
+    let (mac, _) = host.macs(settings.send.as_os_str().as_bytes(), node_id);
 
     let mut cfg = EndpointConfig::new(Path::new("."), superblock.block_size);
-    cfg.poll_us = u64::from(settings.poll_us);
-    cfg.flush_delay_us = u64::from(settings.flush_delay_ms) * 1000;
-    cfg.peer_timeout_us = u64::from(settings.peer_timeout_ms) * 1000;
-    cfg.queue_bytes = settings.queue_kb as usize * 1024;
+    cfg.poll_us = host.poll_interval_us;
+    cfg.flush_delay_us = host.flush_delay_us;
+    cfg.peer_timeout_us = host.peer_timeout_us;
+    cfg.queue_bytes = host.send_queue_bytes;
     cfg.auth_key = match &settings.key_file {
         Some(path) => Some(read_key_file(path)?),
         None => None,
@@ -398,9 +428,8 @@ pub fn up(settings: &UpSettings, stop: &AtomicBool) -> Result<(), String> {
     });
     let endpoint = Endpoint::start(&cfg, node_id, &settings.send, &settings.recv, sink)?;
     let max_frame = endpoint.max_frame_len();
-    settings::check_mtu(settings.mtu, max_frame, superblock.block_size)
-        .map_err(|e| e.to_string())?;
-    tap.configure(settings.mtu, mac, settings.addr.as_deref())?;
+    settings::check_mtu(host.mtu, max_frame, superblock.block_size).map_err(|e| e.to_string())?;
+    tap.configure(host.mtu, mac, settings.addr.as_deref())?;
     info!(
         tap = %settings.tap,
         node = node_id,
@@ -411,7 +440,7 @@ pub fn up(settings: &UpSettings, stop: &AtomicBool) -> Result<(), String> {
 
     let control = tap.try_clone()?;
     let sender = endpoint.sender();
-    let frame_cap = settings::frame_len(settings.mtu) + 4;
+    let frame_cap = host.max_frame_len() + 4;
     std::thread::Builder::new()
         .name("volnic-tap-rx".into())
         .spawn(move || {
@@ -552,12 +581,15 @@ mod tests {
         };
         let s = a.settings().unwrap();
         assert_eq!(s.send, PathBuf::from("/v/a"));
-        assert_eq!((s.mtu, s.poll_us, s.peer_timeout_ms), (9000, 500, 3000));
+        assert_eq!(
+            (s.host.mtu, s.host.poll_interval_us, s.host.peer_timeout_us),
+            (9000, 500, 3_000_000)
+        );
         assert_eq!(s.tap, "volnic0");
         a.mtu = Some(1500);
         a.recv = Some("/v/c".into());
         let s = a.settings().unwrap();
-        assert_eq!((s.mtu, s.recv), (1500, PathBuf::from("/v/c")));
+        assert_eq!((s.host.mtu, s.recv), (1500, PathBuf::from("/v/c")));
     }
 
     #[test]
