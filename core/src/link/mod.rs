@@ -14,18 +14,19 @@ use core::fmt;
 use crate::aligned::AlignedBuf;
 use crate::auth::AuthKey;
 use crate::format::{
-    block_crc, db_field, BlockCheck, DataHeader, FormatError, Geometry, PublishedCounters,
-    StateExt, StateRecord, Superblock, WriterState, DATA_HEADER_LEN, FORMAT_VERSION, HOST_NAME_LEN,
-    MAC_LEN, STATE_LEN, SUPERBLOCK_LEN,
+    block_crc, db_field, DataHeader, FormatError, Geometry, PublishedCounters, StateExt,
+    StateRecord, Superblock, WriterState, FORMAT_VERSION, HOST_NAME_LEN, MAC_LEN, STATE_LEN,
+    SUPERBLOCK_LEN,
 };
 use crate::packer::Packer;
 use crate::queue::SendQueue;
 use crate::stats::Counters;
 use crate::volume::{Volume, VolumeError, VolumeErrorKind};
 
+mod reader;
 mod reassembly;
 
-use reassembly::{payload_consistent, Reassembly};
+use reader::Reader;
 
 /// Tunables of a link. Times are in microseconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -431,39 +432,23 @@ enum Phase {
     ShutDown,
 }
 
-/// A block with a bad checksum waiting to be declared torn-then-fixed or corrupt.
-#[derive(Clone, Copy, Debug)]
-struct BadBlock {
-    /// The slot (sequence) the reader stands at.
-    seq: u64,
-    /// When the reader first stopped in this run of unfit slots.
-    since_us: u64,
-    /// When the reader met this slot.
-    first_seen_us: u64,
-    /// What this slot was last counted as (each slot is counted once per
-    /// kind of content seen in it).
-    counted: Option<SlotContent>,
-}
-
-/// The receive side's view of the peer.
-#[derive(Clone, Debug)]
-struct PeerView {
-    /// Epoch of the peer's run being followed (0: none yet).
-    epoch: u64,
-    /// Next sequence number expected from the peer.
-    expected: u64,
-    state: Option<WriterState>,
-    last_update_count: Option<u64>,
-    /// Last time the peer showed a sign of life.
-    last_alive_us: u64,
-    /// `next_seq` from the peer's latest state record, and when it was read.
-    next_seq_hint: u64,
-    hint_read_us: u64,
-    /// Acknowledgement of our blocks by the peer: (our epoch, next seq it wants).
-    ack: (u64, u64),
-    /// The peer timeout the peer's record declares, µs (0: none declared,
-    /// an older writer), capped at [`MAX_DECLARED_TIMEOUT_US`].
-    declared_timeout_us: u64,
+/// What the writer half publishes and obeys of the reader half, taken
+/// from the reader each time the writer needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PeerFeedback {
+    /// The acknowledgement this node sends in its blocks and records: the
+    /// peer's epoch followed and the next sequence expected of it.
+    ack_sent: (u64, u64),
+    /// Low 32 bits of the link tag of the receive volume `ack_sent` is
+    /// about (0: no run followed), so a restarted reader resumes only on
+    /// that volume.
+    ack_link_tag: u32,
+    /// The peer's acknowledgement of this node's blocks: (epoch, next seq
+    /// it wants).
+    peer_ack: (u64, u64),
+    /// The peer is live (running or starting, and fresh): flow control
+    /// holds the writer to what the peer has acknowledged.
+    peer_live: bool,
 }
 
 /// Largest peer timeout a peer's declaration is followed up to (the
@@ -568,54 +553,15 @@ pub struct Link {
     last_state_write_us: u64,
     state_due_now: bool,
     ack_dirty: bool,
-    recv_sb: Option<Superblock>,
-    /// The receive superblock whose stream `peer` follows. Unlike `recv_sb`
-    /// it survives a spell of the superblock failing its checks, so the same
-    /// volume coming back is followed on from where it was, not from the
-    /// peer's (possibly older) state record, which would deliver again.
-    followed_sb: Option<Superblock>,
     /// The last write of data blocks, and of the state record, failed: the
     /// link is down while either did (each cleared by its next success).
     data_write_error: Option<VolumeError>,
     state_write_error: Option<VolumeError>,
-    problem: Option<PeerProblem>,
-    last_peer_read_us: Option<u64>,
-    peer: PeerView,
-    partial: Reassembly,
-    bad: Option<BadBlock>,
-    /// What the last read of the peer's state record found wrong with it
-    /// (`None`: it was a current record of this link): named as the
-    /// reason while no live peer is seen.
-    record_issue: Option<PeerProblem>,
-    /// `record_issue` once it is the reason the link is down: no live peer
-    /// for a peer timeout (since the link opened, or since the peer was
-    /// last fresh), so a peer that starts a moment later is not blamed.
-    record_shown: Option<PeerProblem>,
-    /// When the link was opened.
-    opened_us: u64,
-    /// Never backwards: for the last few receive volumes followed (by the
-    /// low 32 bits of their link tag, the one blocks carry), the highest
-    /// position reached — (tag, epoch, next sequence); tag 0: empty. The
-    /// first comes from this node's own last state record (its ack
-    /// fields), so a restarted reader does not go back either.
-    high_water: [(u32, u64, u64); 4],
-    /// The followed run's next_seq as the writer's records showed it
-    /// growing, with when each was first read (oldest first; the first
-    /// `hint_log_len` entries are in use).
-    hint_log: [(u64, u64); 8],
-    hint_log_len: usize,
-    /// The reader's position, and when it last changed (the stall watch).
-    progress: ((u64, u64), u64),
-    /// Set while the reader has been held at one slot for longer than the
-    /// peer timeout although the writer's records say it moved on.
-    stalled: Option<PeerProblem>,
-    /// Plain mode: the reader is held at another link's block.
-    foreign_held: Option<PeerProblem>,
-    /// What the slot the reader waits at, caught up, was counted as.
-    idle_counted: Option<(u64, SlotContent)>,
+    /// The receive side: the peer followed on the receive volume.
+    reader: Reader,
     link_up: bool,
+    /// One block: the send volume's state record, read and written.
     block_buf: AlignedBuf,
-    read_buf: AlignedBuf,
     counters: Counters,
     /// This run's claim nonce (in every record it writes).
     nonce: u64,
@@ -626,11 +572,6 @@ pub struct Link {
     own_record: Option<[u8; STATE_LEN]>,
     /// Blocks 0 and 1 of the send volume, read before each state write.
     check_buf: AlignedBuf,
-    /// The receive volume's first sector, read to check its superblock.
-    head_buf: AlignedBuf,
-    /// The receive volume's logical sector size, as reads found it (0:
-    /// not yet read).
-    recv_sector: usize,
     /// The state record as last read before claiming: the claim is written
     /// only if the record is still exactly this just before.
     claim_basis: [u8; STATE_LEN],
@@ -768,12 +709,26 @@ impl Link {
             cfg.flush_delay_us,
         )
         .ok_or(LinkError::OutOfMemory)?;
-        let read_buf = AlignedBuf::try_new(bs * (cfg.max_read_bytes / bs).max(1))
-            .ok_or(LinkError::OutOfMemory)?;
         let check_buf = AlignedBuf::try_new(2 * bs).ok_or(LinkError::OutOfMemory)?;
-        let head_buf = AlignedBuf::try_new(HEAD_MAX).ok_or(LinkError::OutOfMemory)?;
         let slot_watch = SlotWatch::try_new(geo.ring_blocks as usize, bs, cfg.max_read_bytes)
             .ok_or(LinkError::OutOfMemory)?;
+        // Where this node's reader stood when it last wrote its record
+        // (a previous run of this endpoint): it never goes back past that.
+        let resume_floor = previous.and_then(|rec| {
+            let ext = StateExt::read(block_buf.as_slice());
+            (ext.ack_link_tag != 0 && rec.ack_epoch != 0).then_some((
+                ext.ack_link_tag,
+                rec.ack_epoch,
+                rec.ack_seq,
+            ))
+        });
+        let mut reader =
+            Reader::try_new(cfg.clone(), geo, payload_cap, epoch, resume_floor, now_us)
+                .ok_or(LinkError::OutOfMemory)?;
+        let mut counters = Counters::default();
+        reader
+            .open(recv, &mut counters)
+            .map_err(LinkError::ReceiveIo)?;
         let mut link = Link {
             send_sb,
             geo,
@@ -786,63 +741,20 @@ impl Link {
             last_state_write_us: now_us,
             state_due_now: true,
             ack_dirty: false,
-            recv_sb: None,
-            followed_sb: None,
             data_write_error: None,
             state_write_error: None,
-            problem: None,
-            last_peer_read_us: None,
-            peer: PeerView {
-                epoch: 0,
-                expected: 0,
-                state: None,
-                last_update_count: None,
-                last_alive_us: now_us,
-                next_seq_hint: 0,
-                hint_read_us: 0,
-                ack: (0, 0),
-                declared_timeout_us: 0,
-            },
-            partial: Reassembly::new(),
-            bad: None,
-            record_issue: None,
-            record_shown: None,
-            opened_us: now_us,
-            high_water: [(0, 0, 0); 4],
-            hint_log: [(0, 0); 8],
-            hint_log_len: 0,
-            progress: ((0, 0), now_us),
-            stalled: None,
-            foreign_held: None,
-            idle_counted: None,
+            reader,
             link_up: false,
             block_buf,
-            read_buf,
-            counters: Counters::default(),
+            counters,
             nonce,
             own_sb,
             own_record: None,
             check_buf,
-            head_buf,
-            recv_sector: 0,
             claim_basis,
             slot_watch,
             cfg,
         };
-        // Where this node's reader stood when it last wrote its record
-        // (a previous run of this endpoint): it never goes back past that.
-        if let Some(rec) = previous {
-            let ext = StateExt::read(link.block_buf.as_slice());
-            if ext.ack_link_tag != 0 && rec.ack_epoch != 0 {
-                link.high_water[0] = (ext.ack_link_tag, rec.ack_epoch, rec.ack_seq);
-            }
-        }
-        // The receive volume must be reachable now; its contents may still be
-        // unformatted (the peer may not have started), which only keeps the
-        // link down.
-        link.recv_sector = read_head(recv, link.head_buf.as_mut_slice(), recv.sector_size())
-            .map_err(LinkError::ReceiveIo)?;
-        link.check_receive_volume(recv, now_us);
         if matches!(link.phase, Phase::Claiming { .. }) {
             link.write_claim(send, now_us)?;
         }
@@ -877,10 +789,7 @@ impl Link {
     }
     /// Why the receive side is down, if it is.
     pub fn peer_problem(&self) -> Option<PeerProblem> {
-        self.problem
-            .or(self.stalled)
-            .or(self.foreign_held)
-            .or(self.record_shown)
+        self.reader.peer_problem()
     }
     /// The send-volume write error that holds the link down, if one does
     /// (a full disk, an I/O error): the link is down until a write works.
@@ -889,11 +798,11 @@ impl Link {
     }
     /// The peer's epoch being followed and the next sequence expected.
     pub fn peer_position(&self) -> (u64, u64) {
-        (self.peer.epoch, self.peer.expected)
+        self.reader.peer_position()
     }
     /// Acknowledgement received from the peer: (epoch, next seq it wants).
     pub fn peer_ack(&self) -> (u64, u64) {
-        self.peer.ack
+        self.reader.peer_ack()
     }
     /// True while the claim runs: watching for another live writer, or
     /// waiting to read its own claim back (no traffic yet).
@@ -926,17 +835,7 @@ impl Link {
     }
 
     pub fn peer_state(&self, now_us: u64) -> PeerState {
-        match self.peer.state {
-            None => PeerState::Unknown,
-            Some(WriterState::ShuttingDown) => PeerState::ShuttingDown,
-            Some(_) if !self.peer_fresh(now_us) => PeerState::Silent,
-            Some(WriterState::Starting) => PeerState::Starting,
-            Some(WriterState::Running) => PeerState::Running,
-        }
-    }
-
-    fn peer_fresh(&self, now_us: u64) -> bool {
-        now_us.saturating_sub(self.peer.last_alive_us) < self.effective_peer_timeout_us()
+        self.reader.peer_state(now_us)
     }
 
     /// How long the peer may stay silent before it is taken for gone: the
@@ -944,43 +843,45 @@ impl Link {
     /// its record (it rewrites the record every fifth of its own), so two
     /// nodes configured differently never see a live peer flap.
     pub fn effective_peer_timeout_us(&self) -> u64 {
-        self.cfg.peer_timeout_us.max(self.peer.declared_timeout_us)
+        self.reader.effective_peer_timeout_us()
     }
 
     /// The peer's declared peer timeout when it differs from this node's:
     /// `(ours, theirs)` in µs. Freshness follows the larger; hosts name the
     /// mismatch once.
     pub fn peer_timeout_mismatch(&self) -> Option<(u64, u64)> {
-        let theirs = self.peer.declared_timeout_us;
-        (theirs != 0 && theirs != self.cfg.peer_timeout_us)
-            .then_some((self.cfg.peer_timeout_us, theirs))
+        self.reader.peer_timeout_mismatch()
     }
 
     fn compute_link_up(&self, now_us: u64) -> bool {
         matches!(self.phase, Phase::Running | Phase::Claiming { .. })
             && self.send_error().is_none()
-            && self.problem.is_none()
-            && self.stalled.is_none()
-            && self.foreign_held.is_none()
-            && self.peer_state(now_us) == PeerState::Running
-    }
-
-    /// Flow control applies while the peer is live: running, or starting
-    /// (claiming its own volume, reading already), and fresh.
-    fn peer_live(&self, now_us: u64) -> bool {
-        matches!(
-            self.peer_state(now_us),
-            PeerState::Running | PeerState::Starting
-        )
+            && self.reader.up(now_us)
     }
 
     /// First of our blocks the peer has not read: nothing of this epoch
     /// until it acknowledges this epoch.
-    fn acked_through(&self) -> u64 {
-        if self.peer.ack.0 == self.epoch {
-            self.peer.ack.1
+    fn acked_through(&self, peer_ack: (u64, u64)) -> u64 {
+        if peer_ack.0 == self.epoch {
+            peer_ack.1
         } else {
             0
+        }
+    }
+
+    /// Follows the peer; a moved acknowledgement makes one due.
+    fn receive<R: Volume>(
+        &mut self,
+        now_us: u64,
+        recv: &mut R,
+        sink: &mut dyn FnMut(&[u8]),
+        report: &mut PollReport,
+    ) {
+        if self
+            .reader
+            .receive(now_us, recv, sink, report, &mut self.counters)
+        {
+            self.ack_dirty = true;
         }
     }
 
@@ -1114,12 +1015,8 @@ impl Link {
             let period = SlotWatch::period_us(self.cfg.state_interval_us);
             due = due.min(self.slot_watch.next_step_us(period));
         }
-        if self.peer.state.is_some() {
-            due = due.min(
-                self.peer
-                    .last_alive_us
-                    .saturating_add(self.effective_peer_timeout_us()),
-            );
+        if let Some(silence) = self.reader.silence_due_us() {
+            due = due.min(silence);
         }
         due.max(now_us)
     }
@@ -1130,8 +1027,9 @@ impl Link {
             return;
         }
         let ring = u64::from(self.geo.ring_blocks);
-        if self.peer_live(now_us) {
-            let window_end = self.acked_through().saturating_add(ring);
+        let feedback = self.reader.feedback(now_us);
+        if feedback.peer_live {
+            let window_end = self.acked_through(feedback.peer_ack).saturating_add(ring);
             let allowed = window_end.saturating_sub(self.next_seq) as usize;
             if allowed < ready {
                 report.flow_blocked = true;
@@ -1148,7 +1046,7 @@ impl Link {
         let link_tag = self.send_sb.link_tag() as u32;
         let (writer_node, reader_node) = (self.send_sb.writer_node, self.send_sb.reader_node);
         let (epoch, first_seq) = (self.epoch, self.next_seq);
-        let ack = (self.peer.epoch, self.peer.expected);
+        let ack = feedback.ack_sent;
         let (meta, bytes) = self.packer.blocks_mut(n);
         let mut frames = 0u64;
         let mut frame_bytes = 0u64;
@@ -1184,7 +1082,7 @@ impl Link {
                 for seq in first_seq..first_seq + n as u64 {
                     if seq >= ring {
                         let overwritten = seq - ring;
-                        if overwritten >= self.acked_through() {
+                        if overwritten >= self.acked_through(feedback.peer_ack) {
                             self.counters.drops_overwritten += 1;
                         }
                     }
@@ -1367,6 +1265,7 @@ impl Link {
             return Ok(());
         }
         self.update_count = self.update_count.wrapping_add(1);
+        let feedback = self.reader.feedback(now_us);
         let c = &self.counters;
         let rec = StateRecord {
             state,
@@ -1374,8 +1273,8 @@ impl Link {
             reader_node: self.send_sb.reader_node,
             epoch: self.epoch,
             next_seq: self.next_seq,
-            ack_epoch: self.peer.epoch,
-            ack_seq: self.peer.expected,
+            ack_epoch: feedback.ack_sent.0,
+            ack_seq: feedback.ack_sent.1,
             update_count: self.update_count,
             writer_time_us: now_us,
             host_name: self.cfg.host_name,
@@ -1397,10 +1296,7 @@ impl Link {
             peer_timeout_ms: u32::try_from(self.cfg.peer_timeout_us / 1000)
                 .unwrap_or(u32::MAX)
                 .max(1),
-            ack_link_tag: match self.followed_sb {
-                Some(sb) if self.peer.epoch != 0 => sb.link_tag() as u32,
-                _ => 0,
-            },
+            ack_link_tag: feedback.ack_link_tag,
         };
         let buf = self.block_buf.as_mut_slice();
         buf.fill(0);
@@ -1435,693 +1331,6 @@ impl Link {
         }
     }
 
-    /// Reads and checks the receive volume's superblock; sets or clears the
-    /// problem accordingly. Returns true when the receive side is usable.
-    fn check_receive_volume<R: Volume>(&mut self, recv: &mut R, _now_us: u64) -> bool {
-        let hint = match self.recv_sector {
-            0 => recv.sector_size(),
-            known => known as u32,
-        };
-        let buf = self.head_buf.as_mut_slice();
-        match read_head(recv, buf, hint) {
-            Ok(sector) => self.recv_sector = sector,
-            Err(e) => {
-                self.counters.read_errors += 1;
-                self.problem = Some(PeerProblem::Io(e));
-                return false;
-            }
-        }
-        let sector = self.recv_sector;
-        let found = match Superblock::parse(&self.head_buf.as_slice()[..SUPERBLOCK_LEN]) {
-            Ok(sb) => match self.receive_sb_problem(&sb, sector, recv.len_bytes()) {
-                None => Ok(sb),
-                Some(problem) => Err(problem),
-            },
-            Err(e) => Err(PeerProblem::NotFormatted(e)),
-        };
-        let sb = match self.unproven_change(recv, found, sector) {
-            Ok(sb) => sb,
-            Err(problem) => {
-                self.problem = Some(problem);
-                self.recv_sb = None;
-                return false;
-            }
-        };
-        self.recv_sb = Some(sb);
-        if self.followed_sb != Some(sb) {
-            // A new or replaced receive volume: follow it from scratch —
-            // but where the one it replaces had got to is kept, so that
-            // volume coming back (a superblock swapped and restored) is
-            // never followed from further back.
-            self.remember_position();
-            self.followed_sb = Some(sb);
-            self.peer.epoch = 0;
-            self.peer.expected = 0;
-            self.peer.state = None;
-            self.peer.last_update_count = None;
-            self.drop_partial(false);
-            self.bad = None;
-            self.foreign_held = None;
-        }
-        if !matches!(self.problem, Some(PeerProblem::AuthFailed)) {
-            self.problem = None;
-        }
-        true
-    }
-
-    /// What makes the receive superblock `sb` unusable for this reader on
-    /// storage of `sector`-byte sectors and `len` bytes, if anything.
-    fn receive_sb_problem(&self, sb: &Superblock, sector: usize, len: u64) -> Option<PeerProblem> {
-        if sb.writer_node == self.cfg.node_id {
-            Some(PeerProblem::OwnVolume)
-        } else if sb.reader_node != self.cfg.node_id {
-            Some(PeerProblem::WrongReader {
-                reader_node: sb.reader_node,
-                node_id: self.cfg.node_id,
-            })
-        } else if sb.authenticated() != self.cfg.auth_key.is_some() {
-            Some(PeerProblem::AuthModeMismatch {
-                ours: self.cfg.auth_key.is_some(),
-            })
-        } else if sb.block_size != self.geo.block_size {
-            Some(PeerProblem::BlockSizeMismatch {
-                ours: self.geo.block_size,
-                theirs: sb.block_size,
-            })
-        } else if !(sb.block_size as usize).is_multiple_of(sector) {
-            Some(PeerProblem::SectorSize {
-                block_size: sb.block_size,
-                sector_size: sector as u32,
-            })
-        } else if len < sb.geometry().volume_bytes() {
-            Some(PeerProblem::Truncated {
-                need: sb.geometry().volume_bytes(),
-                have: len,
-            })
-        } else {
-            None
-        }
-    }
-
-    /// Authenticated mode (reader rule 7): once this reader follows a
-    /// receive volume (its superblock, and a state record that verified
-    /// under the key), a superblock that changes — another link id, other
-    /// geometry or flags, undecodable — is adopted only when the key
-    /// proves it: a new link id whose state record in block 1 carries a
-    /// valid MAC under that id (a key holder formatted the volume anew and
-    /// its writer runs). Anything else is ignored: the reader keeps the
-    /// superblock it follows, and frames keep flowing. What the storage
-    /// itself says (its length, its sector) still counts. Plain mode, or
-    /// before a record verified: `found` as it is.
-    fn unproven_change<R: Volume>(
-        &mut self,
-        recv: &mut R,
-        found: Result<Superblock, PeerProblem>,
-        sector: usize,
-    ) -> Result<Superblock, PeerProblem> {
-        let (Some(key), Some(followed)) = (&self.cfg.auth_key, self.followed_sb) else {
-            return found;
-        };
-        if self.peer.epoch == 0 || found.as_ref().ok() == Some(&followed) {
-            return found;
-        }
-        if let Ok(sb) = &found {
-            if sb.link_id != followed.link_id
-                && recv
-                    .read_at(self.geo.state_offset(), self.block_buf.as_mut_slice())
-                    .is_ok()
-            {
-                let record = self.block_buf.as_slice();
-                let proven = StateRecord::parse(record)
-                    .is_ok_and(|rec| key.state_mac(&sb.link_id, record) == rec.mac);
-                if proven {
-                    return found;
-                }
-            }
-        }
-        match self.receive_sb_problem(&followed, sector, recv.len_bytes()) {
-            None => Ok(followed),
-            Some(problem) => Err(problem),
-        }
-    }
-
-    fn receive<R: Volume>(
-        &mut self,
-        now_us: u64,
-        recv: &mut R,
-        sink: &mut dyn FnMut(&[u8]),
-        report: &mut PollReport,
-    ) {
-        self.receive_blocks(now_us, recv, sink, report);
-        self.watch_progress(now_us);
-    }
-
-    /// The stall watch (reader rule 4): a reader held at one slot for
-    /// longer than the peer timeout while the writer's records, read since
-    /// it got there, say the writer has written past it, reports the link
-    /// down (never up while it delivers nothing of what the writer sends).
-    fn watch_progress(&mut self, now_us: u64) {
-        self.remember_position();
-        let timeout = self.effective_peer_timeout_us();
-        self.record_shown = match self.peer.state {
-            None if now_us.saturating_sub(self.opened_us) >= timeout => self.record_issue,
-            Some(_) if !self.peer_fresh(now_us) => self.record_issue,
-            _ => None,
-        };
-        let position = (self.peer.epoch, self.peer.expected);
-        if position != self.progress.0 {
-            self.progress = (position, now_us);
-            self.stalled = None;
-            return;
-        }
-        let since = self.progress.1;
-        let held = self.peer.next_seq_hint > self.peer.expected
-            && self.peer.hint_read_us > since
-            && now_us.saturating_sub(since) > self.effective_peer_timeout_us();
-        self.stalled = held.then_some(PeerProblem::Stalled {
-            seq: self.peer.expected,
-            writer_next: self.peer.next_seq_hint,
-        });
-    }
-
-    fn receive_blocks<R: Volume>(
-        &mut self,
-        now_us: u64,
-        recv: &mut R,
-        sink: &mut dyn FnMut(&[u8]),
-        report: &mut PollReport,
-    ) {
-        let state_read_due = match self.last_peer_read_us {
-            None => true,
-            Some(t) => {
-                now_us.saturating_sub(t) >= self.cfg.state_poll_us
-                    || report.flow_blocked
-                    || self.bad.is_some()
-                    || self.recv_sb.is_none()
-            }
-        };
-        if state_read_due {
-            self.last_peer_read_us = Some(now_us);
-            if !self.check_receive_volume(recv, now_us) {
-                return;
-            }
-            self.read_peer_state(now_us, recv);
-        }
-        let Some(sb) = self.recv_sb else { return };
-        if self.peer.epoch == 0 {
-            // No state record of the peer followed yet: the reader's
-            // starting position comes from one (reader rules), and a
-            // block alone never makes a peer live.
-            return;
-        }
-        // Read one slot; while blocks keep coming, read twice as many
-        // consecutive slots in one I/O each time (up to the ring's end and
-        // `max_read_blocks` per poll): one block per read when idle, large
-        // reads under load.
-        let ring = u64::from(self.geo.ring_blocks);
-        let mut reads_left = (self.read_buf.len() / self.geo.block_size as usize) as u64;
-        let mut batch = 1u64;
-        while reads_left > 0 {
-            let first_slot = self.peer.expected % ring;
-            let n = batch.min(reads_left).min(ring - first_slot) as usize;
-            let bs = self.geo.block_size as usize;
-            let offset = self.geo.slot_offset(self.peer.expected);
-            if let Err(e) = recv.read_at(offset, &mut self.read_buf.as_mut_slice()[..n * bs]) {
-                self.counters.read_errors += 1;
-                self.problem = Some(PeerProblem::Io(e));
-                return;
-            }
-            for i in 0..n {
-                if self.peer.expected % ring != first_slot + i as u64 {
-                    break; // the position jumped (resync): read afresh
-                }
-                if let Step::Wait = self.judge_block(now_us, recv, &sb, i, sink, report) {
-                    return;
-                }
-            }
-            reads_left -= n as u64;
-            batch *= 2;
-        }
-    }
-
-    fn read_peer_state<R: Volume>(&mut self, now_us: u64, recv: &mut R) {
-        let offset = self.geo.state_offset();
-        if let Err(e) = recv.read_at(offset, self.block_buf.as_mut_slice()) {
-            self.counters.read_errors += 1;
-            self.problem = Some(PeerProblem::Io(e));
-            return;
-        }
-        let rec = match StateRecord::parse(self.block_buf.as_slice()) {
-            Ok(rec) => rec,
-            // No record at all (block 1 never written, or zeroed): the peer
-            // never started. Not counted; named while no peer is seen.
-            Err(FormatError::BadMagic) if self.peer.state.is_none() => {
-                self.record_issue = Some(PeerProblem::NoRecord);
-                return;
-            }
-            Err(e) => {
-                self.counters.rejects_state += 1;
-                self.record_issue = Some(PeerProblem::RecordInvalid(e));
-                return;
-            }
-        };
-        let Some(sb) = self.recv_sb else { return };
-        // Read now: the block buffer is reused below.
-        let ext = StateExt::read(self.block_buf.as_slice());
-        if let Some(key) = &self.cfg.auth_key {
-            if key.state_mac(&sb.link_id, self.block_buf.as_slice()) != rec.mac {
-                self.counters.rejects_auth += 1;
-                self.problem = Some(PeerProblem::AuthFailed);
-                return;
-            }
-            if self.problem == Some(PeerProblem::AuthFailed) {
-                self.problem = None;
-            }
-        }
-        if rec.writer_node != sb.writer_node || rec.reader_node != sb.reader_node {
-            // Another link's record (crossed mirrors): never a sign of life.
-            self.counters.rejects_foreign += 1;
-            self.record_issue = Some(PeerProblem::ForeignRecord {
-                writer_node: rec.writer_node,
-                reader_node: rec.reader_node,
-            });
-            return;
-        }
-        let floor = self.floor(&sb);
-        let older_run =
-            rec.epoch < self.peer.epoch || floor.is_some_and(|(epoch, _)| rec.epoch < epoch);
-        let older_write = rec.epoch == self.peer.epoch
-            && self
-                .peer
-                .last_update_count
-                .is_some_and(|seen| rec.update_count < seen);
-        if older_run || older_write {
-            // A record older than one already seen (a lagging or
-            // rolled-back copy, a replay): ignored, never a sign of life.
-            self.counters.rejects_stale += 1;
-            self.record_issue = Some(PeerProblem::StaleRecord {
-                epoch: rec.epoch,
-                update_count: rec.update_count,
-            });
-            return;
-        }
-        self.record_issue = None;
-        if rec.epoch > self.peer.epoch {
-            let initial = self.peer.epoch == 0;
-            let mut start = if initial { rec.next_seq } else { 0 };
-            let resumed = floor.filter(|&(epoch, _)| epoch == rec.epoch);
-            if let Some((_, seq)) = resumed {
-                start = start.max(seq);
-            }
-            self.adopt_epoch(rec.epoch, start);
-            if initial && resumed.is_some() {
-                // This reader (or its previous run) followed this run
-                // before and may have delivered past its last
-                // acknowledgement and past the record's next_seq, which
-                // lags the writer: resume at the writer's current
-                // position, never below (frames in flight may be lost,
-                // none is delivered twice).
-                self.resume_at_writer(recv, &sb);
-            }
-            self.peer.last_update_count = None;
-        }
-        if self.peer.last_update_count != Some(rec.update_count) {
-            // update_count grew (an older one was refused above): the
-            // writer wrote its record again.
-            self.peer.last_update_count = Some(rec.update_count);
-            self.peer.last_alive_us = now_us;
-        }
-        self.peer.state = Some(rec.state);
-        self.peer.next_seq_hint = rec.next_seq;
-        self.peer.hint_read_us = now_us;
-        self.log_hint(rec.next_seq, now_us);
-        self.peer.declared_timeout_us =
-            (u64::from(ext.peer_timeout_ms) * 1000).min(MAX_DECLARED_TIMEOUT_US);
-        self.note_ack(rec.ack_epoch, rec.ack_seq);
-    }
-
-    /// Records the current position in [`Link::high_water`].
-    fn remember_position(&mut self) {
-        let Some(sb) = self.followed_sb else { return };
-        if self.peer.epoch == 0 {
-            return;
-        }
-        let tag = sb.link_tag() as u32;
-        let here = (self.peer.epoch, self.peer.expected);
-        if let Some(entry) = self.high_water.iter_mut().find(|e| e.0 == tag) {
-            if here > (entry.1, entry.2) {
-                *entry = (tag, here.0, here.1);
-            }
-            return;
-        }
-        self.high_water.rotate_right(1);
-        self.high_water[0] = (tag, here.0, here.1);
-    }
-
-    /// The highest position reached on the receive volume `sb` (by its
-    /// blocks' link tag), if it was followed before.
-    fn floor(&self, sb: &Superblock) -> Option<(u64, u64)> {
-        let tag = sb.link_tag() as u32;
-        self.high_water
-            .iter()
-            .find(|e| e.0 == tag && tag != 0)
-            .map(|e| (e.1, e.2))
-    }
-
-    /// Moves the expected position past every block of the followed run
-    /// already in the ring from there on (in sequence, whole, genuine):
-    /// the writer's current position.
-    fn resume_at_writer<R: Volume>(&mut self, recv: &mut R, sb: &Superblock) {
-        let ring = u64::from(self.geo.ring_blocks);
-        for _ in 0..ring {
-            let seq = self.peer.expected;
-            if recv
-                .read_at(self.geo.slot_offset(seq), self.block_buf.as_mut_slice())
-                .is_err()
-            {
-                self.counters.read_errors += 1;
-                return;
-            }
-            match self.classify(sb, self.block_buf.as_slice(), seq) {
-                Ok(h) if h.epoch == self.peer.epoch && h.seq == seq => {
-                    self.peer.expected += 1;
-                }
-                _ => return,
-            }
-        }
-    }
-
-    fn adopt_epoch(&mut self, epoch: u64, expected: u64) {
-        if self.peer.epoch != 0 {
-            self.counters.peer_restarts += 1;
-        }
-        self.peer.epoch = epoch;
-        self.peer.expected = expected;
-        // The hint was about the previous run (a record of this run sets it).
-        self.peer.next_seq_hint = 0;
-        self.hint_log_len = 0;
-        self.drop_partial(true);
-        self.bad = None;
-        self.foreign_held = None;
-        self.idle_counted = None;
-        self.ack_dirty = true;
-    }
-
-    fn note_ack(&mut self, epoch: u64, seq: u64) {
-        let newer = epoch == self.epoch && (self.peer.ack.0 != epoch || seq > self.peer.ack.1);
-        if newer || self.peer.ack.0 != self.epoch {
-            self.peer.ack = (epoch, seq);
-        }
-    }
-
-    fn drop_partial(&mut self, count: bool) {
-        if self.partial.abandon() && count {
-            self.counters.drops_partial_frames += 1;
-        }
-    }
-
-    /// Classifies the bytes of one ring slot for the slot of `expected`
-    /// (rows R1–R7 of the reader rules' decision table in docs/FORMAT.md):
-    /// `Ok(header)` when it is a whole, genuine block of this link in its
-    /// own slot with consistent contents (rows R8–R10 then look at its
-    /// epoch and sequence), else what it is instead.
-    fn classify(
-        &self,
-        sb: &Superblock,
-        block: &[u8],
-        expected: u64,
-    ) -> Result<DataHeader, SlotContent> {
-        let header = match DataHeader::check(block, self.payload_cap) {
-            // R1: no magic.
-            BlockCheck::Empty => return Err(SlotContent::Empty),
-            // R7 (first sector of the previous lap still there): a block
-            // being overwritten whose header, not yet replaced, says this
-            // run and a lower sequence.
-            BlockCheck::BadChecksum(h) if h.epoch == self.peer.epoch && h.seq < expected => {
-                return Err(SlotContent::PreviousLap)
-            }
-            // R2: the CRC fails (a write in flight, or damage).
-            BlockCheck::BadChecksum(_) => return Err(SlotContent::Torn),
-            // R3: the CRC holds (or the header cannot be a block at all)
-            // but the header is impossible.
-            BlockCheck::BadHeader => return Err(SlotContent::Inconsistent),
-            BlockCheck::Valid(h) => h,
-        };
-        // R4: another link's block.
-        if header.writer_node != sb.writer_node
-            || header.reader_node != sb.reader_node
-            || header.link_tag != sb.link_tag() as u32
-        {
-            return Err(SlotContent::Foreign {
-                writer_node: header.writer_node,
-            });
-        }
-        // R5: authenticated mode, the keyed MAC fails.
-        if let Some(key) = &self.cfg.auth_key {
-            if !key.verify_block(&sb.link_id, block) {
-                return Err(SlotContent::Forged);
-            }
-        }
-        // R3: a block copied into another slot, or whose frame stream a
-        // writer could not have produced.
-        let ring = u64::from(self.geo.ring_blocks);
-        let valid = header.valid_bytes as usize;
-        let payload = &block[DATA_HEADER_LEN..DATA_HEADER_LEN + valid];
-        if header.seq % ring != expected % ring
-            || !payload_consistent(payload, header.first_frame, self.payload_cap)
-        {
-            return Err(SlotContent::Inconsistent);
-        }
-        Ok(header)
-    }
-
-    /// Judges the block at `index` of the read buffer, which holds the slot
-    /// of the next expected sequence number, and delivers it if it is that
-    /// block. Follows the decision table of docs/FORMAT.md ("Reader
-    /// rules") row by row.
-    fn judge_block<R: Volume>(
-        &mut self,
-        now_us: u64,
-        recv: &mut R,
-        sb: &Superblock,
-        index: usize,
-        sink: &mut dyn FnMut(&[u8]),
-        report: &mut PollReport,
-    ) -> Step {
-        let bs = self.geo.block_size as usize;
-        let block_start = index * bs;
-        let judged = self.classify(
-            sb,
-            &self.read_buf.as_slice()[block_start..block_start + bs],
-            self.peer.expected,
-        );
-        let header = match judged {
-            Err(content) => return self.unfit(now_us, recv, content),
-            Ok(h) if h.epoch < self.peer.epoch => {
-                // R6: an earlier run's block.
-                return self.unfit(now_us, recv, SlotContent::Stale);
-            }
-            Ok(h) if h.epoch == self.peer.epoch && h.seq < self.peer.expected => {
-                // R7: this run's previous lap.
-                return self.unfit(now_us, recv, SlotContent::PreviousLap);
-            }
-            Ok(h) => h,
-        };
-        if header.epoch > self.peer.epoch {
-            // R8: the peer restarted and we see its new run before its
-            // record: follow it from this block.
-            self.adopt_epoch(header.epoch, header.seq);
-            self.peer.state = Some(WriterState::Running);
-        }
-        if header.seq > self.peer.expected {
-            // R9: the writer lapped us (we were not live to it): count the
-            // loss and resynchronise on this block.
-            self.counters.drops_blocks_missed += header.seq - self.peer.expected;
-            self.drop_partial(true);
-            self.peer.expected = header.seq;
-        }
-        // R10: the expected block. Deliver.
-        self.bad = None;
-        self.foreign_held = None;
-        self.note_ack(header.ack_epoch, header.ack_seq);
-        self.peer.last_alive_us = now_us;
-        let valid = header.valid_bytes as usize;
-        let payload_start = block_start + DATA_HEADER_LEN;
-        let delivered = self.partial.deliver(
-            &self.read_buf.as_slice()[payload_start..payload_start + valid],
-            header.first_frame,
-            header.seq,
-            &mut self.counters,
-            sink,
-        );
-        self.peer.expected += 1;
-        self.ack_dirty = true;
-        self.counters.blocks_read += 1;
-        report.blocks_read += 1;
-        report.frames_delivered += delivered;
-        Step::Delivered
-    }
-
-    /// The expected slot holds `content`, not the expected block (rows
-    /// R1–R7). Counted once per slot and kind when first seen; waited for
-    /// while the writer has not provably moved past the slot (column
-    /// "not past"); skipped, with nothing delivered from it, once it has
-    /// and the torn grace has run since the reader first stopped in this
-    /// run of unfit slots (column "past") — one grace for a run, not one
-    /// per slot.
-    fn unfit<R: Volume>(&mut self, now_us: u64, recv: &mut R, content: SlotContent) -> Step {
-        let expected = self.peer.expected;
-        let mut bad = match self.bad {
-            Some(bad) if bad.seq == expected => bad,
-            // A new slot of the run keeps the run's start; a new run
-            // starts now.
-            Some(bad) => BadBlock {
-                seq: expected,
-                since_us: bad.since_us,
-                first_seen_us: now_us,
-                counted: None,
-            },
-            None => BadBlock {
-                seq: expected,
-                since_us: now_us,
-                first_seen_us: now_us,
-                counted: None,
-            },
-        };
-        if self.idle_counted == Some((expected, content)) {
-            bad.counted = Some(content); // counted while the reader waited
-        }
-        if bad.counted != Some(content) {
-            bad.counted = Some(content);
-            match content {
-                SlotContent::Torn => self.counters.rejects_torn += 1,
-                SlotContent::Inconsistent => self.counters.rejects_corrupt += 1,
-                SlotContent::Foreign { .. } => self.counters.rejects_foreign += 1,
-                SlotContent::Forged => self.counters.rejects_auth += 1,
-                SlotContent::Stale => self.counters.rejects_stale += 1,
-                SlotContent::Empty | SlotContent::PreviousLap => {}
-            }
-        }
-        let waits_for_writer = matches!(
-            content,
-            SlotContent::Empty | SlotContent::PreviousLap | SlotContent::Stale
-        );
-        if waits_for_writer && !self.hint_past(expected, bad.since_us) {
-            // Looks like a slot the writer has not reached yet, and its
-            // record agrees: the reader is caught up, no run is under way
-            // (a torn block met next gets its own grace).
-            // No run: nothing kept but what the slot was counted as (and
-            // the peer's record is read at its usual pace, not every poll).
-            self.idle_counted = bad.counted.map(|c| (expected, c));
-            self.bad = None;
-            return Step::Wait;
-        }
-        // Plain mode: another link's block where this one's next block
-        // belongs is a configuration error (crossed mirrors) and named as
-        // the link's problem while the reader is held at it. Authenticated
-        // mode does not let it take the link down: anyone can write one
-        // (the link tag is not secret), so it only costs frames.
-        self.foreign_held = match content {
-            SlotContent::Foreign { writer_node } if self.cfg.auth_key.is_none() => {
-                Some(PeerProblem::Foreign { writer_node })
-            }
-            _ => None,
-        };
-        if self.writer_moved_past(now_us, &bad, recv) {
-            self.foreign_held = None;
-            // Column "past": skip. A torn block still torn after the grace
-            // is corrupt; the others were counted when first seen.
-            if content == SlotContent::Torn {
-                self.counters.rejects_corrupt += 1;
-            }
-            self.counters.drops_blocks_missed += 1;
-            self.drop_partial(true);
-            self.peer.expected += 1;
-            self.bad = Some(BadBlock {
-                seq: expected + 1,
-                since_us: bad.since_us,
-                first_seen_us: now_us,
-                counted: None,
-            });
-            return Step::Delivered;
-        }
-        self.bad = Some(bad);
-        Step::Wait
-    }
-
-    /// The writer's state record, read since `since_us`, says it has
-    /// written sequence `seq` of the followed epoch.
-    fn hint_past(&self, seq: u64, since_us: u64) -> bool {
-        self.peer.hint_read_us >= since_us && self.peer.next_seq_hint > seq
-    }
-
-    /// The writer has provably moved past the slot `bad` stands at, and
-    /// the torn grace has run since (what a write in flight needs):
-    /// either its state record, read since the reader stopped in this run,
-    /// says so, and the grace has run since the run began and since a
-    /// record first said so (one grace for a run of slots the writer had
-    /// passed when the reader stopped — a zeroed ring — and a grace of
-    /// their own for slots whose blocks the writer wrote since, which may
-    /// still be on their way); or the grace has run since the reader met
-    /// this slot and the next slot holds a later block of the same run,
-    /// whole and genuine (writes go in order).
-    fn writer_moved_past<R: Volume>(&mut self, now_us: u64, bad: &BadBlock, recv: &mut R) -> bool {
-        let grace = self.cfg.torn_grace_us;
-        let seq = bad.seq;
-        if self.hint_past(seq, bad.since_us) {
-            if let Some(t) = self.past_since(seq) {
-                if now_us.saturating_sub(t.max(bad.since_us)) >= grace {
-                    return true;
-                }
-            }
-        }
-        if now_us.saturating_sub(bad.first_seen_us) < grace {
-            return false;
-        }
-        let Some(sb) = self.recv_sb else {
-            return false;
-        };
-        // The block buffer, not the read buffer: the caller still walks a
-        // batch of blocks in the read buffer.
-        if recv
-            .read_at(self.geo.slot_offset(seq + 1), self.block_buf.as_mut_slice())
-            .is_err()
-        {
-            self.counters.read_errors += 1;
-            return false;
-        }
-        matches!(
-            self.classify(&sb, self.block_buf.as_slice(), seq + 1),
-            Ok(h) if h.epoch == self.peer.epoch && h.seq > seq
-        )
-    }
-
-    /// When a state record of the followed run first said the writer had
-    /// written `seq` (next_seq > `seq`), as far as [`Link::hint_log`]
-    /// remembers (an entry it dropped only makes the answer later).
-    fn past_since(&self, seq: u64) -> Option<u64> {
-        self.hint_log[..self.hint_log_len]
-            .iter()
-            .find(|&&(next, _)| next > seq)
-            .map(|&(_, t)| t)
-    }
-
-    /// Notes a record's next_seq of the followed run, with the time read.
-    fn log_hint(&mut self, next_seq: u64, now_us: u64) {
-        let n = self.hint_log_len;
-        if n > 0 && self.hint_log[n - 1].0 >= next_seq {
-            return;
-        }
-        if n == self.hint_log.len() {
-            self.hint_log.copy_within(1.., 0);
-            self.hint_log[n - 1] = (next_seq, now_us);
-        } else {
-            self.hint_log[n] = (next_seq, now_us);
-            self.hint_log_len += 1;
-        }
-    }
-
-    /// Stops the link: writes what is packed as far as flow control allows,
     /// counts the rest as dropped, and writes the shutting-down state record.
     /// Frames still in the host's queue should be packed first.
     pub fn shutdown<S: Volume>(&mut self, now_us: u64, send: &mut S) -> Result<(), LinkError> {
@@ -2163,30 +1372,4 @@ impl Link {
             None => Ok(()),
         }
     }
-}
-
-enum Step {
-    Delivered,
-    Wait,
-}
-
-/// What the expected slot holds instead of the expected block: rows
-/// R1–R7 of the reader rules' decision table (docs/FORMAT.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum SlotContent {
-    /// R1: no magic (never written, zeroed, or the write was lost).
-    Empty,
-    /// R2: the CRC fails (a write in flight, or damage).
-    Torn,
-    /// R3: the CRC holds but the header or frame stream is impossible, or
-    /// the block sits in another sequence's slot.
-    Inconsistent,
-    /// R4: another link's block (nodes or link tag differ).
-    Foreign { writer_node: u32 },
-    /// R5: the keyed MAC fails (authenticated mode).
-    Forged,
-    /// R6: a block of an earlier run.
-    Stale,
-    /// R7: a block of this run's previous lap.
-    PreviousLap,
 }
