@@ -27,7 +27,7 @@ use crate::volume::{Volume, VolumeError};
 
 use super::reassembly::{payload_consistent, Reassembly};
 use super::{
-    read_head, LinkConfig, PeerFeedback, PeerProblem, PeerState, PollReport, HEAD_MAX,
+    read_head, LinkConfig, PeerFeedback, PeerProblem, PeerState, PollReport, ReadMark, HEAD_MAX,
     MAX_DECLARED_TIMEOUT_US,
 };
 
@@ -69,7 +69,7 @@ pub(super) struct Reader {
     /// position reached — (tag, epoch, next sequence); tag 0: empty. The
     /// first comes from this node's own last state record (its ack
     /// fields), so a restarted reader does not go back either.
-    high_water: [(u32, u64, u64); 4],
+    high_water: [ReadMark; 4],
     /// The followed run's next_seq as the writer's records showed it
     /// growing, with when each was first read (oldest first; the first
     /// `hint_log_len` entries are in use).
@@ -138,14 +138,13 @@ struct PeerView {
 impl Reader {
     /// Allocates a reader's buffers (`None`: not enough memory), before it
     /// has read anything. `resume_floor` is where this node's previous run
-    /// had read to, from its last state record: (link tag, epoch, next
-    /// sequence), never gone back past.
+    /// had read to, from its last state record, never gone back past.
     pub(super) fn try_new(
         cfg: LinkConfig,
         geo: Geometry,
         payload_cap: usize,
         own_epoch: u64,
-        resume_floor: Option<(u32, u64, u64)>,
+        resume_floor: Option<ReadMark>,
         now_us: u64,
     ) -> Option<Self> {
         let bs = geo.block_size as usize;
