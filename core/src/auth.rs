@@ -107,6 +107,28 @@ impl AuthKey {
         h.update(&record[..st_field::MAC]);
         *h.finalize().as_bytes()
     }
+
+    /// MAC of a segment member's acknowledgement table: `encoded` is the
+    /// table up to its MAC field (`segment::ack_table_mac_at`), bound to
+    /// the link id of the member's region.
+    pub fn ack_table_mac(&self, link_id: &[u8; 16], encoded: &[u8]) -> [u8; MAC_LEN] {
+        let mut h = blake3::Hasher::new_keyed(&self.0);
+        h.update(link_id);
+        h.update(encoded);
+        *h.finalize().as_bytes()
+    }
+
+    /// Checks the MAC of an acknowledgement table of `members` members at
+    /// the start of `bytes` (false when `bytes` is too short).
+    pub fn verify_ack_table(&self, link_id: &[u8; 16], bytes: &[u8], members: u32) -> bool {
+        let mac_at = crate::segment::ack_table_mac_at(members);
+        match (bytes.get(..mac_at), bytes.get(mac_at..mac_at + MAC_LEN)) {
+            (Some(encoded), Some(mac)) => {
+                constant_time_eq(&self.ack_table_mac(link_id, encoded), mac)
+            }
+            _ => false,
+        }
+    }
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -44,24 +44,24 @@ pub fn block_crc(block: &[u8], crc_at: usize) -> u32 {
     digest.finalize()
 }
 
-fn get_u16(b: &[u8], at: usize) -> u16 {
+pub(crate) fn get_u16(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }
-fn get_u32(b: &[u8], at: usize) -> u32 {
+pub(crate) fn get_u32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
-fn get_u64(b: &[u8], at: usize) -> u64 {
+pub(crate) fn get_u64(b: &[u8], at: usize) -> u64 {
     let mut raw = [0u8; 8];
     raw.copy_from_slice(&b[at..at + 8]);
     u64::from_le_bytes(raw)
 }
-fn put_u16(b: &mut [u8], at: usize, v: u16) {
+pub(crate) fn put_u16(b: &mut [u8], at: usize, v: u16) {
     b[at..at + 2].copy_from_slice(&v.to_le_bytes());
 }
-fn put_u32(b: &mut [u8], at: usize, v: u32) {
+pub(crate) fn put_u32(b: &mut [u8], at: usize, v: u32) {
     b[at..at + 4].copy_from_slice(&v.to_le_bytes());
 }
-fn put_u64(b: &mut [u8], at: usize, v: u64) {
+pub(crate) fn put_u64(b: &mut [u8], at: usize, v: u64) {
     b[at..at + 8].copy_from_slice(&v.to_le_bytes());
 }
 
@@ -167,7 +167,7 @@ pub const SB_FLAG_AUTHENTICATED: u32 = 1;
 /// and own length sit at the same offsets in both): enough bytes, magic,
 /// format version, checksum at `crc_at`, and the record's own length field
 /// (named `len_field` in errors). Returns the record's `len` bytes.
-fn checked_record<'a>(
+pub(crate) fn checked_record<'a>(
     bytes: &'a [u8],
     len: usize,
     magic: &[u8; 8],
@@ -322,7 +322,7 @@ pub mod st_field {
     pub const STATE_INTERVAL_MS: usize = 160; // u32, the writer's state interval, 0: not declared
     pub const PEER_TIMEOUT_MS: usize = 164; // u32, the writer's peer timeout, 0: not declared
     pub const ACK_LINK_TAG: usize = 168; // u32, low 32 bits of the acknowledged volume's link tag, 0: not given
-    pub const RESERVED: usize = 168; // zero up to MAC
+    pub const RESERVED: usize = 172; // zero up to MAC
     pub const MAC: usize = 216; // [u8; 32] keyed MAC when authenticated, else zero
     pub const CRC: usize = 252; // u32
 }

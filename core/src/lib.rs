@@ -31,6 +31,7 @@ pub mod packer;
 pub mod queue;
 #[cfg(test)]
 mod sector_tests;
+pub mod segment;
 pub mod settings;
 pub mod stats;
 #[cfg(any(test, feature = "testkit"))]

@@ -27,9 +27,9 @@ fn example_superblock() -> Superblock {
 
 fn check(name: &str, bytes: &[u8]) {
     let doc = doc();
-    let expected =
-        doc_block(&doc, name).unwrap_or_else(|| panic!("no hex:{name} block in FORMAT.md"));
     let actual = dump(bytes);
+    let expected = doc_block(&doc, name)
+        .unwrap_or_else(|| panic!("no hex:{name} block in FORMAT.md; it reads:\n{actual}"));
     assert_eq!(
         expected, actual,
         "docs/FORMAT.md hex:{name} differs from the codec; regenerate it with:\n{actual}"
@@ -116,4 +116,81 @@ fn data_block_example_matches_the_document() {
     .emit(&mut next);
     DataHeader::seal(&mut next);
     check("data-block-continued", &next[..DATA_HEADER_LEN]);
+}
+
+fn example_segment_header() -> volnic_core::segment::SegmentHeader {
+    volnic_core::segment::SegmentHeader {
+        block_size: 512,
+        ring_blocks: 8,
+        flags: 0,
+        segment_id: *b"\x5e\x67\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd",
+        members: 3,
+        formatted_at_ms: 1_764_028_800_000,
+    }
+}
+
+#[test]
+fn segment_header_example_matches_the_document() {
+    let mut block = vec![0u8; 512];
+    example_segment_header().emit(&mut block);
+    check("segment-header", &block[..128]);
+}
+
+#[test]
+fn region_superblock_example_matches_the_document() {
+    let header = example_segment_header();
+    let region = volnic_core::segment::RegionSuperblock {
+        block_size: header.block_size,
+        ring_blocks: header.ring_blocks,
+        flags: 0,
+        link_id: *b"\x21\x22\x23\x24\x25\x26\x27\x28\x29\x2a\x2b\x2c\x2d\x2e\x2f\x30",
+        member: 2,
+        members: header.members,
+        segment_id: header.segment_id,
+        formatted_at_ms: header.formatted_at_ms,
+    };
+    let mut block = vec![0u8; 512];
+    region.emit(&mut block);
+    check("region-superblock", &block[..128]);
+}
+
+#[test]
+fn ack_table_example_matches_the_document() {
+    use volnic_core::segment::{ack_table_len, AckEntry, AckTable};
+    // Member 2 of 3 has read member 1's run 1764028801000000 up to block 5
+    // and member 3's run 1764028803000000 up to block 9.
+    let mut table = AckTable::new(2, 3);
+    table.update_count = 42;
+    table.set(
+        1,
+        AckEntry {
+            ack_epoch: 1_764_028_801_000_000,
+            ack_seq: 5,
+            ack_link_tag: 0x1411_1111,
+        },
+    );
+    table.set(
+        3,
+        AckEntry {
+            ack_epoch: 1_764_028_803_000_000,
+            ack_seq: 9,
+            ack_link_tag: 0x3433_3333,
+        },
+    );
+    let mut bytes = vec![0u8; ack_table_len(3)];
+    table.emit(&mut bytes, |_| None);
+    check("ack-table", &bytes);
+}
+
+#[test]
+fn head_record_example_matches_the_document() {
+    let head = volnic_core::segment::HeadRecord {
+        member: 2,
+        epoch: 1_764_028_802_000_000,
+        next_seq: 17,
+        update_count: 42,
+    };
+    let mut block = vec![0u8; 512];
+    head.emit(&mut block);
+    check("head", &block[..volnic_core::segment::HEAD_LEN]);
 }
