@@ -190,19 +190,7 @@ pub use volnic_core::host_config::default_mac;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::collections::BTreeMap;
-    use alloc::string::ToString;
-
-    #[derive(Default)]
-    struct Map(BTreeMap<&'static str, &'static str>);
-    impl SettingSource for Map {
-        fn string(&mut self, name: &str) -> Option<String> {
-            self.0.get(name).map(|s| s.to_string())
-        }
-        fn integer(&mut self, name: &str) -> Option<u32> {
-            self.0.get(name).and_then(|s| s.parse().ok())
-        }
-    }
+    use volnic_core::testkit::SettingMap as Map;
 
     fn base() -> Map {
         let mut m = Map::default();

@@ -210,23 +210,10 @@ pub fn trimmed(src: &mut dyn SettingSource, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::collections::BTreeMap;
-    use alloc::string::ToString;
-
-    #[derive(Default)]
-    struct Map(BTreeMap<&'static str, &'static str>);
-
-    impl SettingSource for Map {
-        fn string(&mut self, name: &str) -> Option<String> {
-            self.0.get(name).map(|v| v.to_string())
-        }
-        fn integer(&mut self, name: &str) -> Option<u32> {
-            self.0.get(name).and_then(|v| v.parse().ok())
-        }
-    }
+    use crate::testkit::SettingMap;
 
     fn read(pairs: &[(&'static str, &'static str)]) -> Result<HostConfig, SettingError> {
-        HostConfig::read(&mut Map(pairs.iter().copied().collect()))
+        HostConfig::read(&mut SettingMap::of(pairs))
     }
 
     #[test]

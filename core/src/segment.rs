@@ -107,6 +107,22 @@ fn check_ring_blocks(ring_blocks: u32) -> Result<(), FormatError> {
     }
 }
 
+/// Starts a structure in `b` (all of it): zero, then the magic, the
+/// format version and the structure's own length at the offsets every
+/// volnic structure keeps them (0, 8, 10).
+fn start(b: &mut [u8], magic: &[u8; 8]) {
+    b.fill(0);
+    b[..8].copy_from_slice(magic);
+    put_u16(b, 8, FORMAT_VERSION);
+    put_u16(b, 10, b.len() as u16);
+}
+
+/// Ends a structure: its CRC-32C at `crc_at`.
+fn seal(b: &mut [u8], crc_at: usize) {
+    let crc = block_crc(b, crc_at);
+    put_u32(b, crc_at, crc);
+}
+
 // ---------------------------------------------------------------------------
 // Layout
 // ---------------------------------------------------------------------------
@@ -222,18 +238,14 @@ impl SegmentHeader {
     pub fn emit(&self, out: &mut [u8]) {
         use sg_field::*;
         let b = &mut out[..SEGMENT_HEADER_LEN];
-        b.fill(0);
-        b[MAGIC..MAGIC + 8].copy_from_slice(&SEGMENT_MAGIC);
-        put_u16(b, VERSION, FORMAT_VERSION);
-        put_u16(b, HEADER_LEN, SEGMENT_HEADER_LEN as u16);
+        start(b, &SEGMENT_MAGIC);
         put_u32(b, BLOCK_SIZE, self.block_size);
         put_u32(b, RING_BLOCKS, self.ring_blocks);
         put_u32(b, FLAGS, self.flags);
         b[SEGMENT_ID..SEGMENT_ID + 16].copy_from_slice(&self.segment_id);
         put_u32(b, MEMBERS, self.members);
         put_u64(b, FORMATTED_AT, self.formatted_at_ms);
-        let crc = block_crc(b, CRC);
-        put_u32(b, CRC, crc);
+        seal(b, CRC);
     }
 }
 
@@ -332,8 +344,7 @@ impl RegionSuperblock {
         let b = &mut out[..SUPERBLOCK_LEN];
         put_u32(b, rs_field::MEMBERS, self.members);
         b[rs_field::SEGMENT_ID..rs_field::SEGMENT_ID + 16].copy_from_slice(&self.segment_id);
-        let crc = block_crc(b, CRC);
-        put_u32(b, CRC, crc);
+        seal(b, CRC);
     }
 }
 
@@ -450,10 +461,7 @@ impl AckTable {
         use ak_field::*;
         let len = ack_table_len(self.members);
         let b = &mut out[..len];
-        b.fill(0);
-        b[MAGIC..MAGIC + 8].copy_from_slice(&ACK_TABLE_MAGIC);
-        put_u16(b, VERSION, FORMAT_VERSION);
-        put_u16(b, TABLE_LEN, len as u16);
+        start(b, &ACK_TABLE_MAGIC);
         put_u32(b, MEMBERS, self.members);
         put_u32(b, MEMBER, self.member);
         put_u64(b, UPDATE_COUNT, self.update_count);
@@ -469,8 +477,7 @@ impl AckTable {
         let mac_at = ack_table_mac_at(self.members);
         let mac = sealed(&b[..mac_at]).unwrap_or(self.mac);
         b[mac_at..mac_at + ACK_MAC_LEN].copy_from_slice(&mac);
-        let crc = block_crc(b, len - 4);
-        put_u32(b, len - 4, crc);
+        seal(b, len - 4);
     }
 }
 
@@ -520,16 +527,12 @@ impl HeadRecord {
     pub fn emit(&self, out: &mut [u8]) {
         use hd_field::*;
         let b = &mut out[..HEAD_LEN];
-        b.fill(0);
-        b[MAGIC..MAGIC + 8].copy_from_slice(&HEAD_MAGIC);
-        put_u16(b, VERSION, FORMAT_VERSION);
-        put_u16(b, RECORD_LEN, HEAD_LEN as u16);
+        start(b, &HEAD_MAGIC);
         put_u32(b, MEMBER, self.member);
         put_u64(b, EPOCH, self.epoch);
         put_u64(b, NEXT_SEQ, self.next_seq);
         put_u64(b, UPDATE_COUNT, self.update_count);
-        let crc = block_crc(b, CRC);
-        put_u32(b, CRC, crc);
+        seal(b, CRC);
     }
 }
 

@@ -71,3 +71,25 @@ pub fn format_with<V: Volume>(vol: &mut V, sb: &Superblock) -> Result<(), Volume
     }
     Ok(())
 }
+
+/// Raw setting values from a map of registry names to text, as a host's
+/// [`SettingSource`](crate::host_config::SettingSource): text as given,
+/// numbers parsed from it (a value that is not a number reads as absent,
+/// as the registry reports a wrong-typed value).
+#[derive(Clone, Debug, Default)]
+pub struct SettingMap(pub alloc::collections::BTreeMap<&'static str, &'static str>);
+
+impl SettingMap {
+    pub fn of(pairs: &[(&'static str, &'static str)]) -> Self {
+        Self(pairs.iter().copied().collect())
+    }
+}
+
+impl crate::host_config::SettingSource for SettingMap {
+    fn string(&mut self, name: &str) -> Option<alloc::string::String> {
+        self.0.get(name).map(|v| alloc::string::String::from(*v))
+    }
+    fn integer(&mut self, name: &str) -> Option<u32> {
+        self.0.get(name).and_then(|v| v.parse().ok())
+    }
+}
