@@ -35,8 +35,10 @@ use super::{
 #[derive(Debug)]
 pub(super) struct Reader {
     cfg: LinkConfig,
-    /// This node's geometry (its send volume's): the peer's blocks must be
-    /// of its block size, and the receive ring is walked with it.
+    /// The geometry the receive ring is walked with: the followed receive
+    /// volume's (each volume has its own ring size), this node's until one
+    /// is followed. Its block size is always this node's: a receive volume
+    /// of another block size is refused.
     geo: Geometry,
     /// Payload bytes of this node's blocks: the frame stream of a full
     /// block of the peer's (the modes, hence the MAC, must match).
@@ -341,6 +343,7 @@ impl Reader {
             // never followed from further back.
             self.remember_position();
             self.followed_sb = Some(sb);
+            self.geo = sb.geometry();
             self.peer.epoch = 0;
             self.peer.expected = 0;
             self.peer.state = None;
