@@ -134,6 +134,32 @@ fn volumes_of_different_ring_sizes_carry_frames_over_many_laps() {
     assert_eq!(a.link.counters().rejects() + b.link.counters().rejects(), 0);
 }
 
+/// Shutdown writes what is packed only as far as flow control allows: a
+/// live peer's unread blocks are never overwritten to make room (the rest
+/// is dropped and counted, as a full queue drops), so the peer still reads
+/// every block it was sent, in order.
+#[test]
+fn shutdown_keeps_to_the_live_peers_window() {
+    let (mut a, mut b) = pair(512, 8, 0);
+    run(&mut a, &mut b, 1, 200_000, 1000);
+    assert!(a.link.link_up() && b.link.link_up());
+    // Node 2 stops reading (its record stays fresh for the peer timeout):
+    // node 1 fills its window of 8 blocks, and has 8 more packed.
+    let frames: Vec<Vec<u8>> = (0..16u32).map(|i| vec![i as u8; 400]).collect();
+    for f in &frames {
+        a.queue.push(f).unwrap();
+    }
+    let report = a.step(201_000);
+    assert!(report.flow_blocked, "the window is full");
+    a.link.shutdown(202_000, &mut a.send).unwrap();
+    assert_eq!(a.link.counters().drops_overwritten, 0);
+    assert_eq!(a.link.counters().drops_shutdown, 8);
+    for t in (203_000..400_000).step_by(1000) {
+        b.step(t);
+    }
+    assert_eq!(b.got, frames[..8].to_vec(), "the first eight, in order");
+}
+
 #[test]
 fn partial_block_waits_for_flush_delay() {
     let (mut a, mut b) = pair(4096, 16, 50_000);

@@ -745,9 +745,10 @@ impl Link {
     /// counts the rest as dropped, and writes the shutting-down state record.
     /// Frames still in the host's queue should be packed first.
     pub fn shutdown<S: Volume>(&mut self, now_us: u64, send: &mut S) -> Result<(), LinkError> {
-        // The writer flushes as at the end of time (every block due at
-        // once); the reader's side is taken at that same moment.
-        let feedback = self.reader.feedback(u64::MAX);
+        // The writer flushes every packed block at once, partial ones too,
+        // but only as far as a peer live now lets it: unread blocks are
+        // never overwritten to make room.
+        let feedback = self.reader.feedback(now_us);
         let stopped = self
             .writer
             .shutdown(now_us, send, &mut self.counters, feedback);
