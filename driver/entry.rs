@@ -52,9 +52,9 @@ pub fn characteristics<P: Platform>() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
     }
 }
 
-/// DriverEntry: registers the miniport with NDIS. The driver object is
-/// passed as the MiniportDriverContext, so MiniportInitializeEx can write to
-/// the event log without another global.
+/// DriverEntry, at PASSIVE_LEVEL: registers the miniport with NDIS. The
+/// driver object is passed as the MiniportDriverContext, so
+/// MiniportInitializeEx can write to the event log without another global.
 ///
 /// # Safety
 /// Called once by the I/O manager (or the simulation) with a valid driver
@@ -86,7 +86,8 @@ pub unsafe fn driver_entry<P: Platform>(
     status
 }
 
-/// MiniportDriverUnload.
+/// MiniportDriverUnload, at PASSIVE_LEVEL: runs the work halt left for it
+/// (it may wait: no watchdog runs at unload), then deregisters.
 ///
 /// # Safety
 /// Called once by NDIS after every adapter has halted.
