@@ -988,12 +988,27 @@ fn up_tells_systemd_it_is_ready_once_the_link_is_up() {
         );
     }
     volnic_tests::report!("Type=notify: both endpoints READY=1 with the link up after {took:?}");
-    for c in &children {
+    let stop = |c: &std::process::Child| {
         // SAFETY: kill takes no pointers; the pid is our own child's.
         let rc = unsafe { libc::kill(c.id() as libc::pid_t, libc::SIGTERM) };
         assert_eq!(rc, 0);
+    };
+    // Node 2 stops first: node 1's status line turns to the link down.
+    stop(&children[1]);
+    let (mut stopping, mut down) = (0, None);
+    while stopping < 1 || down.is_none() {
+        let n = sock
+            .recv(&mut buf)
+            .expect("STOPPING=1 from node 2 and a link-down status from node 1");
+        let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+        if msg.starts_with("STOPPING=1") {
+            stopping += 1;
+        } else if msg.starts_with("STATUS=link down: ") {
+            down = Some(msg);
+        }
     }
-    let mut stopping = 0;
+    volnic_tests::report!("Type=notify: with the peer stopped, {}", down.unwrap());
+    stop(&children[0]);
     while stopping < 2 {
         let n = sock.recv(&mut buf).expect("STOPPING=1 from both");
         if buf[..n].starts_with(b"STOPPING=1") {

@@ -497,6 +497,19 @@ pub fn ready_message(already: bool, up: bool, elapsed: Duration) -> Option<&'sta
     }
 }
 
+/// The systemd status line of a running endpoint (`systemctl status`
+/// shows it): the link up, or down with the engine's reason for it
+/// (`volnic_core::datapath::DownReason`, the miniport traces the same).
+pub fn status_line(up: bool, problem: Option<&str>) -> String {
+    match (up, problem) {
+        (true, _) => String::from("STATUS=link up: the peer is running"),
+        (false, Some(reason)) => format!("STATUS=link down: {reason}"),
+        (false, None) => String::from(
+            "STATUS=link down: the peer is not running (starting, shut down or silent)",
+        ),
+    }
+}
+
 /// The one line naming a peer-timeout mismatch (`ours`, `theirs` in µs):
 /// the engine's, which the miniport traces too.
 pub fn timeout_mismatch_line(ours: u64, theirs: u64) -> String {
@@ -515,6 +528,7 @@ fn follow_link(endpoint: &Endpoint, tap: &Tap, stop: &AtomicBool) -> Result<(), 
     let started = std::time::Instant::now();
     let mut ready = false;
     let mut last_mismatch: Option<(u64, u64)> = None;
+    let mut last_status: Option<String> = None;
     while !stop.load(Ordering::Relaxed) {
         if let Some(e) = endpoint.error() {
             return Err(e);
@@ -525,6 +539,10 @@ fn follow_link(endpoint: &Endpoint, tap: &Tap, stop: &AtomicBool) -> Result<(), 
                 warn!("cannot notify systemd ($NOTIFY_SOCKET): {e}");
             }
             ready = true;
+            last_status = message
+                .lines()
+                .find(|l| l.starts_with("STATUS="))
+                .map(String::from);
         }
         if carrier != Some(up) {
             tap.set_carrier(up)?;
@@ -548,6 +566,14 @@ fn follow_link(endpoint: &Endpoint, tap: &Tap, stop: &AtomicBool) -> Result<(), 
                 warn!("link down: {p}");
             }
             last_problem = problem;
+        }
+        if ready {
+            // After READY=1, each change of the link or its reason.
+            let status = status_line(up, last_problem.as_deref());
+            if last_status.as_ref() != Some(&status) {
+                let _ = crate::notify::notify(&status);
+                last_status = Some(status);
+            }
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -614,6 +640,22 @@ mod tests {
         assert!(!err.contains('\n'), "{err}");
         let err = parse_settings_file("mtu = \"big\"\n").unwrap_err();
         assert!(err.starts_with("line 1:"), "{err}");
+    }
+
+    #[test]
+    fn the_status_line_names_the_down_reason() {
+        assert_eq!(
+            status_line(true, Some("stale")),
+            "STATUS=link up: the peer is running"
+        );
+        assert_eq!(
+            status_line(
+                false,
+                Some("the send volume refuses writes: No space left on device")
+            ),
+            "STATUS=link down: the send volume refuses writes: No space left on device"
+        );
+        assert!(status_line(false, None).starts_with("STATUS=link down: the peer is not running"));
     }
 
     #[test]
