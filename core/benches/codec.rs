@@ -11,10 +11,7 @@ use volnic_core::{Link, LinkConfig, SendQueue};
 const FRAMES: usize = 2000;
 
 fn linked(block_size: u32) -> (Link, Link, SharedVolume, SharedVolume) {
-    let geo = Geometry {
-        block_size,
-        ring_blocks: 4096,
-    };
+    let geo = Geometry::new(block_size, 4096);
     let mut ab = SharedVolume::new(geo.volume_bytes() as usize);
     let mut ba = SharedVolume::new(geo.volume_bytes() as usize);
     format_volume(&mut ab, block_size, 4096, 1, 2, [1; 16]).unwrap();

@@ -16,10 +16,7 @@ const BS: u32 = 512;
 const RING: u32 = 16;
 
 fn geo() -> Geometry {
-    Geometry {
-        block_size: BS,
-        ring_blocks: RING,
-    }
+    Geometry::new(BS, RING)
 }
 
 fn volumes() -> (SharedVolume, SharedVolume) {

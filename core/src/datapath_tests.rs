@@ -166,11 +166,7 @@ impl Node {
 }
 
 fn volumes() -> (SharedVolume, SharedVolume) {
-    let len = Geometry {
-        block_size: BLOCK,
-        ring_blocks: RING,
-    }
-    .volume_bytes() as usize;
+    let len = Geometry::new(BLOCK, RING).volume_bytes() as usize;
     let (mut ab, mut ba) = (SharedVolume::new(len), SharedVolume::new(len));
     format_volume(&mut ab, BLOCK, RING, 1, 2, [1; 16]).unwrap();
     format_volume(&mut ba, BLOCK, RING, 2, 1, [2; 16]).unwrap();

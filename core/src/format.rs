@@ -29,7 +29,8 @@ pub const MAX_RING_BLOCKS: u32 = 1 << 24;
 pub const SUPERBLOCK_INDEX: u64 = 0;
 /// Block index of the state record.
 pub const STATE_INDEX: u64 = 1;
-/// Block index of ring slot 0.
+/// Block index of ring slot 0 on a volume of a two-node link (a
+/// segment region's ring starts after its state area: `Geometry::ring_start`).
 pub const RING_START_INDEX: u64 = 2;
 
 const CASTAGNOLI: crc::Crc<u32, crc::Table<16>> =
@@ -105,21 +106,40 @@ pub fn check_block_size(block_size: u32) -> Result<(), FormatError> {
     Ok(())
 }
 
-/// The geometry of a formatted volume.
+/// The geometry of a formatted volume: its block size, its ring, and
+/// where the ring starts (after the superblock and the state area).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Geometry {
     pub block_size: u32,
     pub ring_blocks: u32,
+    /// Blocks of the state area: 1 on a volume of a two-node link (the
+    /// state record in block 1); 1 to 3 in a segment's region, whose state
+    /// record is followed by the acknowledgement table
+    /// (`crate::segment::SegmentLayout::state_blocks`).
+    pub state_blocks: u32,
 }
 
 impl Geometry {
+    /// The geometry of a volume of a two-node link: the state record in
+    /// block 1, the ring from block 2.
+    pub const fn new(block_size: u32, ring_blocks: u32) -> Self {
+        Self {
+            block_size,
+            ring_blocks,
+            state_blocks: 1,
+        }
+    }
+    /// Block index of the first ring slot.
+    pub fn ring_start(&self) -> u64 {
+        STATE_INDEX + u64::from(self.state_blocks)
+    }
     /// Byte offset of the ring slot that holds sequence number `seq`.
     pub fn slot_offset(&self, seq: u64) -> u64 {
-        (RING_START_INDEX + seq % u64::from(self.ring_blocks)) * u64::from(self.block_size)
+        self.slot_index_offset(seq % u64::from(self.ring_blocks))
     }
     /// Byte offset of ring slot `slot` (`0 <= slot < ring_blocks`).
     pub fn slot_index_offset(&self, slot: u64) -> u64 {
-        (RING_START_INDEX + slot) * u64::from(self.block_size)
+        (self.ring_start() + slot) * u64::from(self.block_size)
     }
     /// Byte offset of the state record.
     pub fn state_offset(&self) -> u64 {
@@ -127,7 +147,7 @@ impl Geometry {
     }
     /// Bytes a volume of this geometry occupies.
     pub fn volume_bytes(&self) -> u64 {
-        (RING_START_INDEX + u64::from(self.ring_blocks)) * u64::from(self.block_size)
+        (self.ring_start() + u64::from(self.ring_blocks)) * u64::from(self.block_size)
     }
     /// Payload bytes a data block carries.
     pub fn payload_capacity(&self, authenticated: bool) -> usize {
@@ -214,10 +234,7 @@ pub struct Superblock {
 
 impl Superblock {
     pub fn geometry(&self) -> Geometry {
-        Geometry {
-            block_size: self.block_size,
-            ring_blocks: self.ring_blocks,
-        }
+        Geometry::new(self.block_size, self.ring_blocks)
     }
 
     /// The 64-bit link tag data blocks carry: the first 8 bytes of the link id.

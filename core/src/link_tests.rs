@@ -36,10 +36,7 @@ fn pair(block_size: u32, ring: u32, flush_delay_us: u64) -> (Node, Node) {
 /// Node 1 sends on a ring of `ring_ab` slots, node 2 on one of `ring_ba`.
 fn pair_of_rings(block_size: u32, ring_ab: u32, ring_ba: u32, flush_delay_us: u64) -> (Node, Node) {
     let volume = |ring_blocks| {
-        let geo = Geometry {
-            block_size,
-            ring_blocks,
-        };
+        let geo = Geometry::new(block_size, ring_blocks);
         SharedVolume::new(geo.volume_bytes() as usize)
     };
     let mut ab = volume(ring_ab);
@@ -251,10 +248,7 @@ fn second_writer_on_a_send_volume_is_refused() {
 /// slow one's own timeout.
 #[test]
 fn different_peer_timeouts_keep_a_steady_carrier_on_an_idle_link() {
-    let geo = Geometry {
-        block_size: 512,
-        ring_blocks: 16,
-    };
+    let geo = Geometry::new(512, 16);
     let len = geo.volume_bytes() as usize;
     let mut ab = SharedVolume::new(len);
     let mut ba = SharedVolume::new(len);

@@ -51,10 +51,7 @@ impl Volume for FourK {
 
 /// Two directions formatted with `block_size` on unaligned-refusing storage.
 fn volumes(block_size: u32, reported: u32) -> (FourK, FourK) {
-    let geo = Geometry {
-        block_size,
-        ring_blocks: 8,
-    };
+    let geo = Geometry::new(block_size, 8);
     let len = geo.volume_bytes() as usize;
     let (mut ab, mut ba) = (SharedVolume::new(len), SharedVolume::new(len));
     // Formatted by a host that can write any size (as `volnic format` on
@@ -136,10 +133,7 @@ fn blocks_smaller_than_the_sector_are_refused_naming_both_sizes() {
 fn a_receive_volume_with_sectors_larger_than_its_blocks_is_named() {
     // This node's send volume is fine (plain memory); the peer's, as this
     // node receives it, sits on 4096-byte sectors with 512-byte blocks.
-    let geo = Geometry {
-        block_size: 512,
-        ring_blocks: 8,
-    };
+    let geo = Geometry::new(512, 8);
     let len = geo.volume_bytes() as usize;
     let mut send = SharedVolume::new(len.max(8192));
     format_volume(&mut send, 512, 8, 1, 2, [1; 16]).unwrap();

@@ -15,8 +15,8 @@
 
 use crate::format::{
     block_crc, check_block_size, checked_record, get_u32, get_u64, put_u16, put_u32, put_u64,
-    FormatError, Superblock, FORMAT_VERSION, MAX_NODE_ID, MAX_RING_BLOCKS, MIN_RING_BLOCKS,
-    SB_FLAG_AUTHENTICATED, STATE_LEN, SUPERBLOCK_LEN, SUPERBLOCK_MAGIC,
+    FormatError, Geometry, Superblock, FORMAT_VERSION, MAX_NODE_ID, MAX_RING_BLOCKS,
+    MIN_RING_BLOCKS, SB_FLAG_AUTHENTICATED, STATE_LEN, SUPERBLOCK_LEN, SUPERBLOCK_MAGIC,
 };
 
 /// Superblock flag: the volume is one member's region of a segment (its
@@ -149,12 +149,21 @@ impl SegmentLayout {
 
     /// Blocks of one region: its superblock, its state area, its ring.
     pub fn region_blocks(&self) -> u64 {
-        1 + self.state_blocks() + u64::from(self.ring_blocks)
+        self.geometry().volume_bytes() / u64::from(self.block_size)
     }
 
     /// Block index, inside a region, of its first ring slot.
     pub fn ring_start(&self) -> u64 {
-        1 + self.state_blocks()
+        self.geometry().ring_start()
+    }
+
+    /// The geometry of one region, as a volume of its own (an apart-form
+    /// member volume, or a together-form region seen from its start).
+    pub fn geometry(&self) -> Geometry {
+        Geometry {
+            state_blocks: self.state_blocks() as u32,
+            ..Geometry::new(self.block_size, self.ring_blocks)
+        }
     }
 
     /// Byte offset, in a together-form segment, of member `member`'s head
@@ -697,6 +706,19 @@ mod tests {
                 );
             }
         }
+        // A region is a volume of its own geometry: the ring after its
+        // state area, and the same length.
+        let l = SegmentLayout {
+            block_size: 512,
+            ring_blocks: 8,
+            members: 32,
+        };
+        let g = l.geometry();
+        assert_eq!(g.ring_start(), 4);
+        assert_eq!(g.slot_offset(0), 4 * 512);
+        assert_eq!(g.slot_offset(9), 5 * 512, "slot 1 of the second lap");
+        assert_eq!(g.volume_bytes(), l.region_bytes());
+        assert_eq!(Geometry::new(512, 8).ring_start(), 2, "a link's volume");
         // 32 members on 512-byte blocks: 256 + 72 + 768 bytes, three blocks.
         let l = SegmentLayout {
             block_size: 512,

@@ -38,7 +38,7 @@ proptest! {
             0..16,
         ),
     ) {
-        let geo = Geometry { block_size: 512, ring_blocks: 16 };
+        let geo = Geometry::new(512, 16);
         let mut send = SharedVolume::new(geo.volume_bytes() as usize);
         format_volume(&mut send, 512, 16, 1, 2, [1; 16]).unwrap();
         let mut recv = SharedVolume::new(geo.volume_bytes() as usize);

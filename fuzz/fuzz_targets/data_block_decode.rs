@@ -39,10 +39,7 @@ fuzz_target!(|input: Input| {
     }
     let _ = DataHeader::peek_ack(&input.raw);
 
-    let geo = Geometry {
-        block_size: BS as u32,
-        ring_blocks: RING,
-    };
+    let geo = Geometry::new(BS as u32, RING);
     let mut send = SharedVolume::new(geo.volume_bytes() as usize);
     format_volume(&mut send, BS as u32, RING, 1, 2, [1; 16]).unwrap();
     let mut recv = SharedVolume::new(geo.volume_bytes() as usize);

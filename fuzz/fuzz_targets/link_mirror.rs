@@ -85,10 +85,7 @@ fn copy(from: &SharedVolume, to: &SharedVolume, start: usize, len: usize) {
 }
 
 fuzz_target!(|ops: Vec<Op>| {
-    let geo = Geometry {
-        block_size: BS,
-        ring_blocks: RING,
-    };
+    let geo = Geometry::new(BS, RING);
     let len = geo.volume_bytes() as usize;
     let bs = BS as usize;
     let mut a_send = SharedVolume::new(len);

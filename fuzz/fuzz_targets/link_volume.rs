@@ -141,10 +141,7 @@ fn superblock(writer: u32, reader: u32, link: u8, authenticated: bool) -> Superb
 }
 
 fuzz_target!(|input: Input| {
-    let geo = Geometry {
-        block_size: BS,
-        ring_blocks: RING,
-    };
+    let geo = Geometry::new(BS, RING);
     let key = AuthKey::from_secret(SECRET).unwrap();
     let auth = input.authenticated;
     let mut send = Faulty {

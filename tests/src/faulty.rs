@@ -220,10 +220,7 @@ impl FaultRig {
     /// A rig with both links up after a few synchronous steps; `tune`
     /// adjusts each node's configuration before it opens.
     pub fn new(block_size: u32, ring: u32, tune: impl Fn(&mut LinkConfig)) -> FaultRig {
-        let geo = Geometry {
-            block_size,
-            ring_blocks: ring,
-        };
+        let geo = Geometry::new(block_size, ring);
         let a_send = volume(geo, 1, 2, 0xa1);
         let b_send = volume(geo, 2, 1, 0xb2);
         let b_recv = SharedVolume::new(geo.volume_bytes() as usize);

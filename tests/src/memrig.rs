@@ -79,10 +79,7 @@ impl MirroredPair {
         flags: u32,
         tune: impl Fn(&mut LinkConfig),
     ) -> MirroredPair {
-        let geo = Geometry {
-            block_size,
-            ring_blocks: ring,
-        };
+        let geo = Geometry::new(block_size, ring);
         let a_send = volume_flags(geo, 1, 2, 0xa1, flags);
         let b_send = volume_flags(geo, 2, 1, 0xb2, flags);
         let b_recv = SharedVolume::new(geo.volume_bytes() as usize);

@@ -158,10 +158,7 @@ fn mismatched_keys_keep_the_link_down_with_a_clear_reason() {
 
 #[test]
 fn key_and_volume_mode_must_agree() {
-    let geo = volnic_core::format::Geometry {
-        block_size: 512,
-        ring_blocks: 16,
-    };
+    let geo = volnic_core::format::Geometry::new(512, 16);
     let mut cfg = config(1, 0);
     keyed(&mut cfg);
     let err = Node::open(cfg, volume(geo, 1, 2, 1), volume(geo, 2, 1, 2), 0, 4096)

@@ -160,10 +160,7 @@ fn previous_epoch_is_never_delivered_after_the_new_epoch_is_seen() {
 
 #[test]
 fn volume_formatted_for_another_node_or_link_is_rejected_with_a_clear_error() {
-    let geo = Geometry {
-        block_size: 512,
-        ring_blocks: 16,
-    };
+    let geo = Geometry::new(512, 16);
     // Node 1 pointed at node 2's send volume.
     let err = Node::open(
         config(1, 0),

@@ -50,10 +50,7 @@ fn rig(auth: bool, ring: u32, tune: &dyn Fn(&mut LinkConfig)) -> FaultRig {
     if !auth {
         return FaultRig::new(BS, ring, tune);
     }
-    let geo = Geometry {
-        block_size: BS,
-        ring_blocks: ring,
-    };
+    let geo = Geometry::new(BS, ring);
     let a_send = volume_flags(geo, 1, 2, 0xa1, SB_FLAG_AUTHENTICATED);
     let b_send = volume_flags(geo, 2, 1, 0xb2, SB_FLAG_AUTHENTICATED);
     let b_recv = SharedVolume::new(geo.volume_bytes() as usize);

@@ -89,10 +89,7 @@ pub fn check_args(args: &FormatArgs) -> Result<Geometry, String> {
             args.writer_node
         ));
     }
-    Ok(Geometry {
-        block_size: args.block_size,
-        ring_blocks: args.blocks,
-    })
+    Ok(Geometry::new(args.block_size, args.blocks))
 }
 
 /// Formats the volume named by `args`; a volume file gets mode 0600.

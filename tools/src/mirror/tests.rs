@@ -291,13 +291,7 @@ fn parse_geometry_rejects_bad_superblocks() {
         formatted_at_ms: 0,
     };
     good.emit(&mut sb);
-    assert_eq!(
-        parse_geometry(&sb).unwrap(),
-        Geometry {
-            block_size: 4096,
-            ring_blocks: 8
-        }
-    );
+    assert_eq!(parse_geometry(&sb).unwrap(), Geometry::new(4096, 8));
     assert!(parse_geometry(&sb[..14]).is_err());
     let bad = Superblock {
         block_size: 1000,
