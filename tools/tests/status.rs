@@ -112,3 +112,75 @@ fn status_of_a_non_volume_is_a_one_line_error() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("not a volnic volume"), "{err}");
 }
+
+/// With both volumes of a link listed, status says what would keep each
+/// one's reader from reading it, in the engine's own words: here the two
+/// send volumes were formatted with different block sizes, and one of
+/// them is authenticated.
+#[test]
+fn status_names_what_keeps_a_reader_off_a_volume() {
+    use volnic_tools::format::{format, FormatArgs};
+    let dir = tempfile::tempdir().unwrap();
+    let volume = |name: &str, block_size, writer_node, reader_node, authenticated| {
+        let args = FormatArgs {
+            path: dir.path().join(name),
+            block_size,
+            blocks: 16,
+            writer_node,
+            reader_node,
+            force: false,
+            authenticated,
+        };
+        format(&args).unwrap();
+        args.path
+    };
+    let a = volume("a.vol", 4096, 1, 2, false);
+    let b = volume("b.vol", 512, 2, 1, false);
+    let (text, json) = status(&[&a, &b]);
+    let problem = |i: usize| {
+        json[i]["reader_problem"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    // Node 2 sends 512-byte blocks and would meet node 1's 4096-byte ones.
+    assert_eq!(
+        problem(0),
+        "peer uses 4096-byte blocks, this node 512: format both send volumes with the same block size"
+    );
+    assert_eq!(
+        problem(1),
+        "peer uses 512-byte blocks, this node 4096: format both send volumes with the same block size"
+    );
+    assert!(
+        text.contains("reader      node 2 would not read it: peer uses 4096-byte blocks"),
+        "{text}"
+    );
+
+    let c = volume("c.vol", 4096, 2, 1, true);
+    let (_, json) = status(&[&a, &c]);
+    let problem = |i: usize| {
+        json[i]["reader_problem"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        problem(0).starts_with("peer volume is not authenticated"),
+        "{}",
+        problem(0)
+    );
+    assert!(
+        problem(1).starts_with("peer volume is authenticated but this node has no key"),
+        "{}",
+        problem(1)
+    );
+
+    // A volume listed alone, or a pair that fits, has no such line.
+    let d = volume("d.vol", 4096, 2, 1, false);
+    let (text, json) = status(&[&a, &d]);
+    assert!(json[0]["reader_problem"].is_null() && json[1]["reader_problem"].is_null());
+    assert!(!text.contains("would not read it"), "{text}");
+    let (_, json) = status(&[&b]);
+    assert!(json[0]["reader_problem"].is_null());
+}

@@ -449,6 +449,27 @@ type ReadMark = (u32, u64, u64);
 /// largest a volnic node may be configured with).
 pub const MAX_DECLARED_TIMEOUT_US: u64 = 60_000_000;
 
+/// What would keep the node that sends on the volume of `own` (its send
+/// superblock) from reading the receive volume of `recv` on storage of
+/// `sector`-byte sectors and `len` bytes: the reader half's own check of a
+/// receive volume, for tools that look at volumes from outside a running
+/// node (`volnic status`). `None`: the node would follow it.
+pub fn receive_volume_problem(
+    own: &Superblock,
+    recv: &Superblock,
+    sector: usize,
+    len: u64,
+) -> Option<PeerProblem> {
+    reader::receive_problem(
+        own.writer_node,
+        own.block_size,
+        own.authenticated(),
+        recv,
+        sector,
+        len,
+    )
+}
+
 /// One node's end of a link: the writer half on its send volume, the
 /// reader half following the peer on its receive volume, and what they
 /// share — the counters both add to, and the link state both decide.

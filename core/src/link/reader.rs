@@ -361,35 +361,14 @@ impl Reader {
     /// What makes the receive superblock `sb` unusable for this reader on
     /// storage of `sector`-byte sectors and `len` bytes, if anything.
     fn receive_sb_problem(&self, sb: &Superblock, sector: usize, len: u64) -> Option<PeerProblem> {
-        if sb.writer_node == self.cfg.node_id {
-            Some(PeerProblem::OwnVolume)
-        } else if sb.reader_node != self.cfg.node_id {
-            Some(PeerProblem::WrongReader {
-                reader_node: sb.reader_node,
-                node_id: self.cfg.node_id,
-            })
-        } else if sb.authenticated() != self.cfg.auth_key.is_some() {
-            Some(PeerProblem::AuthModeMismatch {
-                ours: self.cfg.auth_key.is_some(),
-            })
-        } else if sb.block_size != self.geo.block_size {
-            Some(PeerProblem::BlockSizeMismatch {
-                ours: self.geo.block_size,
-                theirs: sb.block_size,
-            })
-        } else if !(sb.block_size as usize).is_multiple_of(sector) {
-            Some(PeerProblem::SectorSize {
-                block_size: sb.block_size,
-                sector_size: sector as u32,
-            })
-        } else if len < sb.geometry().volume_bytes() {
-            Some(PeerProblem::Truncated {
-                need: sb.geometry().volume_bytes(),
-                have: len,
-            })
-        } else {
-            None
-        }
+        receive_problem(
+            self.cfg.node_id,
+            self.geo.block_size,
+            self.cfg.auth_key.is_some(),
+            sb,
+            sector,
+            len,
+        )
     }
 
     /// Authenticated mode (reader rule 7): once this reader follows a
@@ -1051,4 +1030,44 @@ enum SlotContent {
     Stale,
     /// R7: a block of this run's previous lap.
     PreviousLap,
+}
+
+/// What makes a receive volume (superblock `sb`, on storage of
+/// `sector`-byte sectors and `len` bytes) unusable for node `node_id`,
+/// whose blocks are `block_size` bytes and which has a key when `keyed`.
+pub(super) fn receive_problem(
+    node_id: u32,
+    block_size: u32,
+    keyed: bool,
+    sb: &Superblock,
+    sector: usize,
+    len: u64,
+) -> Option<PeerProblem> {
+    if sb.writer_node == node_id {
+        Some(PeerProblem::OwnVolume)
+    } else if sb.reader_node != node_id {
+        Some(PeerProblem::WrongReader {
+            reader_node: sb.reader_node,
+            node_id,
+        })
+    } else if sb.authenticated() != keyed {
+        Some(PeerProblem::AuthModeMismatch { ours: keyed })
+    } else if sb.block_size != block_size {
+        Some(PeerProblem::BlockSizeMismatch {
+            ours: block_size,
+            theirs: sb.block_size,
+        })
+    } else if !(sb.block_size as usize).is_multiple_of(sector) {
+        Some(PeerProblem::SectorSize {
+            block_size: sb.block_size,
+            sector_size: sector as u32,
+        })
+    } else if len < sb.geometry().volume_bytes() {
+        Some(PeerProblem::Truncated {
+            need: sb.geometry().volume_bytes(),
+            have: len,
+        })
+    } else {
+        None
+    }
 }

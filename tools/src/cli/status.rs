@@ -83,6 +83,21 @@ pub struct VolumeStatus {
     /// The liveness clock the writer declares in its record (zero: none,
     /// an older writer).
     pub declared: StateExt,
+    /// The volume's storage: (logical sector size, length in bytes).
+    pub storage: (usize, u64),
+}
+
+/// Why this volume's reader would not read it, in the engine's words
+/// (`volnic_core::link::receive_volume_problem`, the check its reader half
+/// makes): judged against the reader's own send volume, when that is among
+/// the volumes listed.
+pub fn reader_problem(s: &VolumeStatus, all: &[VolumeStatus]) -> Option<String> {
+    let own = all
+        .iter()
+        .find(|o| o.superblock.writer_node == s.superblock.reader_node)?;
+    let (sector, len) = s.storage;
+    volnic_core::link::receive_volume_problem(&own.superblock, &s.superblock, sector, len)
+        .map(|p| p.to_string())
 }
 
 /// Decides liveness from the records read at the start and end of a watch.
@@ -150,6 +165,9 @@ pub fn status(paths: &[PathBuf], watch: Duration) -> Result<Vec<VolumeStatus>, S
     let mut out = Vec::new();
     for (path, (_, before)) in paths.iter().zip(first) {
         let ((superblock, state), declared) = read_state_ext(path)?;
+        let storage = FileVolume::open(path, OpenMode::ReadOnly)
+            .map(|v| (v.sector_size() as usize, v.len_bytes()))
+            .map_err(|e| e.to_string())?;
         let updates = match (&before, &state) {
             (Ok(a), Ok(b)) if a.epoch == b.epoch => b.update_count.saturating_sub(a.update_count),
             (Ok(_), Ok(_)) => 1,
@@ -169,6 +187,7 @@ pub fn status(paths: &[PathBuf], watch: Duration) -> Result<Vec<VolumeStatus>, S
             updates,
             modified_ago_s,
             declared,
+            storage,
         });
     }
     Ok(out)
@@ -244,6 +263,12 @@ fn print_text(s: &VolumeStatus, all: &[VolumeStatus], watch_ms: u64) {
     if let Some(line) = timeout_mismatch(s, all) {
         println!("mismatch    {line}");
     }
+    if let Some(problem) = reader_problem(s, all) {
+        println!(
+            "reader      node {} would not read it: {problem}",
+            sb.reader_node
+        );
+    }
     if let Some(ago) = s.modified_ago_s {
         println!("last write  {ago:.1} s ago (file modification time)");
     }
@@ -292,5 +317,6 @@ fn to_json(s: &VolumeStatus, all: &[VolumeStatus]) -> Value {
             "peer_timeout_ms": s.declared.peer_timeout_ms,
         },
         "peer_timeout_mismatch": timeout_mismatch(s, all),
+        "reader_problem": reader_problem(s, all),
     })
 }
