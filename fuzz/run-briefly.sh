@@ -16,6 +16,11 @@ seconds=${1:-20}
 jobs=${2:-1}
 export RUSTC_BOOTSTRAP=1
 sanitizer=${FUZZ_SANITIZER:-none}
+# A fixed seed (FUZZ_SEED, default 1): runs of the same build explore the
+# same inputs, so a red CI run names a change, not luck; FUZZ_SEED=0 lets
+# libFuzzer pick one. Every file in seeds/TARGET is replayed first: inputs
+# that once found a defect stay tests.
+seed=${FUZZ_SEED:-1}
 
 targets=$(cargo fuzz list)
 cargo fuzz build --sanitizer "$sanitizer" >/dev/null
@@ -28,7 +33,7 @@ run_one() {
     [ -d "seeds/$target" ] && seeds=("seeds/$target")
     # -timeout: one input taking longer than 10 s counts as a hang.
     if cargo fuzz run --sanitizer "$sanitizer" "$target" "corpus/$target" "${seeds[@]}" -- \
-        -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
+        -max_total_time="$seconds" -timeout=10 -seed="$seed" -print_final_stats=1 \
         >"logs/$target.log" 2>&1; then
         local runs
         runs=$(grep -E '^stat::number_of_executed_units' "logs/$target.log" | awk '{print $2}')

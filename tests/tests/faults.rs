@@ -805,3 +805,47 @@ fn volume_unreadable_at_start_fails_with_a_clear_reason() {
         volnic_tests::report!("{which} volume unreadable at start: {text}");
     }
 }
+
+/// Regression (found by the `link_volume` fuzz target): a peer record that
+/// claims the writer is far ahead of a ring holding nothing makes the
+/// reader skip slot after slot, more than 64 reads in one poll; doubling
+/// the read batch each time overflowed (a panic, or in a release build a
+/// batch of zero and a poll that never ends). The reader now skips on,
+/// each poll bounded, delivering nothing from the empty slots.
+#[test]
+fn a_record_far_ahead_of_an_empty_ring_is_skipped_towards_without_overflow() {
+    let mut rig = FaultRig::new(512, 8, quick);
+    rig.run(5, 3_000);
+    assert!(rig.b.link.link_up());
+    let bs = 512usize;
+    let delivered_before = rig.b.delivered.len();
+    {
+        let mut v = rig.b_recv.0.borrow_mut();
+        let at = rig.geo.state_offset() as usize;
+        let mut rec = StateRecord::parse(&v.bytes[at..at + STATE_LEN]).expect("A's record");
+        rec.next_seq += 1 << 40;
+        rec.update_count += 1;
+        let mut block = vec![0u8; bs];
+        rec.emit(&mut block);
+        v.bytes[at..at + bs].copy_from_slice(&block);
+        let ring = rig.geo.slot_index_offset(0) as usize;
+        v.bytes[ring..].fill(0);
+    }
+    // B alone (A paused, so its own record does not put the claim right).
+    let missed_before = rig.b.link.counters().drops_blocks_missed;
+    for _ in 0..400 {
+        rig.now += 1_000;
+        rig.b.step(rig.now).expect("B steps");
+        rig.ba.apply_all();
+    }
+    let missed = rig.b.link.counters().drops_blocks_missed - missed_before;
+    assert!(
+        missed > 64 * 8,
+        "B skipped only {missed} empty slots the record says the writer passed"
+    );
+    assert_eq!(
+        rig.b.delivered.len(),
+        delivered_before,
+        "nothing from empty slots"
+    );
+}

@@ -523,7 +523,9 @@ impl Reader {
                 }
             }
             reads_left -= n as u64;
-            batch *= 2;
+            // Saturating: a poll may skip slot after slot (a record far
+            // ahead of a zeroed ring), more times than a u64 doubles.
+            batch = batch.saturating_mul(2);
         }
     }
 
