@@ -805,11 +805,25 @@ impl Reader {
             self.peer.state = Some(WriterState::Running);
         }
         if header.seq > self.peer.expected {
-            // R9: the writer lapped us (we were not live to it): count the
-            // loss and resynchronise on this block.
-            counters.drops_blocks_missed += header.seq - self.peer.expected;
+            // R9: the writer lapped us (we were not live to it). The ring
+            // holds at most the N blocks up to this one: the blocks before
+            // the oldest of them are lost; go back to it and read on from
+            // there (what the writer wrote since the reader fell behind is
+            // still in the ring and delivered, in order; a slot of the
+            // window that holds something else is judged like any other).
+            let ring = u64::from(self.geo.ring_blocks);
+            let oldest = (header.seq + 1)
+                .saturating_sub(ring)
+                .max(self.peer.expected + 1);
+            counters.drops_blocks_missed += oldest - self.peer.expected;
             self.drop_partial(counters);
-            self.peer.expected = header.seq;
+            self.peer.expected = oldest;
+            self.peer.last_alive_us = now_us;
+            self.bad = None;
+            self.foreign_held = None;
+            if oldest < header.seq {
+                return Step::Skipped;
+            }
         }
         // R10: the expected block. Deliver.
         self.bad = None;
