@@ -78,6 +78,7 @@ fn fmt(path: &Path, block_size: u32, writer: u32, reader: u32, authenticated: bo
         reader_node: reader,
         force: true,
         authenticated,
+        members: None,
     })
     .expect("format");
 }

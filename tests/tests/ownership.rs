@@ -434,6 +434,7 @@ fn volume_pair(dir: &Path) -> (PathBuf, PathBuf) {
             reader_node: r,
             force: true,
             authenticated: false,
+            members: None,
         })
         .expect("format");
     }
@@ -709,6 +710,7 @@ fn a_forced_overwrite_by_other_means_is_noticed_within_a_state_interval() {
         reader_node: 2,
         force: true,
         authenticated: false,
+        members: None,
     })
     .unwrap();
     let new_superblock = std::fs::read(&other).unwrap()[..4096].to_vec();

@@ -28,6 +28,7 @@ fn format(path: &Path, block_size: u32, writer: u32, reader: u32) {
         reader_node: reader,
         force: false,
         authenticated: false,
+        members: None,
     };
     volnic_tools::format::format(&args).expect("format");
 }

@@ -499,6 +499,7 @@ pub fn format_pair(cfg: &EndpointConfig) -> Result<(PathBuf, PathBuf), String> {
             reader_node: reader,
             force: true,
             authenticated: false,
+            members: None,
         })?;
     }
     Ok((a, b))

@@ -7,6 +7,9 @@ use std::path::PathBuf;
 use clap::Args;
 use volnic_core::aligned::AlignedBuf;
 use volnic_core::format::{Geometry, Superblock, MAX_RING_BLOCKS, MIN_RING_BLOCKS, SUPERBLOCK_LEN};
+use volnic_core::segment::{
+    RegionSuperblock, SegmentHeader, SegmentLayout, MAX_MEMBERS, MIN_MEMBERS, SEGMENT_HEADER_LEN,
+};
 use volnic_core::Volume;
 
 use crate::filevol::{Access, FileVolume};
@@ -40,6 +43,12 @@ pub struct FormatArgs {
     /// then need the same key file.
     #[arg(long)]
     pub authenticated: bool,
+    /// Format a segment of N members (2..=32) instead of a link volume:
+    /// one shared LUN or file holding a region for every member (the
+    /// together form of docs/FORMAT.md, "Segments"); --blocks is then each
+    /// region's ring.
+    #[arg(long, value_name = "N", conflicts_with_all = ["writer_node", "reader_node"])]
+    pub members: Option<u32>,
 }
 
 /// What `format` did, for the caller to print.
@@ -103,7 +112,160 @@ pub fn format_with_access(args: &FormatArgs, access: Access) -> Result<Formatted
     let geo = check_args(args)?;
     let path = &args.path;
     let need = geo.volume_bytes();
-    let mut vol = if path.exists() {
+    let mut vol = open_to_format(args, need, geo.block_size, access)?;
+    let direct_io = vol.direct_io();
+    let io_err = |e: volnic_core::VolumeError| format!("{}: {e}", path.display());
+    // Zero the state record and the ring first, the superblock last: a
+    // format cut short leaves no valid superblock behind.
+    zero(&mut vol, u64::from(geo.block_size), need).map_err(io_err)?;
+    let superblock = Superblock {
+        block_size: geo.block_size,
+        ring_blocks: geo.ring_blocks,
+        flags: flags(args),
+        link_id: rand::random(),
+        writer_node: args.writer_node,
+        reader_node: args.reader_node,
+        formatted_at_ms: now_ms(),
+    };
+    let mut block = AlignedBuf::new(geo.block_size as usize);
+    superblock.emit(&mut block.as_mut_slice()[..SUPERBLOCK_LEN]);
+    vol.write_at(0, block.as_slice()).map_err(io_err)?;
+    Ok(Formatted {
+        superblock,
+        bytes: need,
+        direct_io,
+    })
+}
+
+/// What [`format_segment`] wrote, for the caller to print.
+#[derive(Debug)]
+pub struct FormattedSegment {
+    pub header: SegmentHeader,
+    /// Member `k`'s region superblock at index `k - 1`.
+    pub regions: Vec<RegionSuperblock>,
+    pub bytes: u64,
+    pub direct_io: bool,
+}
+
+/// The range checks of `volnic format --members`: the block size and
+/// ring of every region, and the member count.
+pub fn check_segment_args(args: &FormatArgs, members: u32) -> Result<SegmentLayout, String> {
+    check_block_size_option("--block-size", args.block_size)?;
+    if !(MIN_RING_BLOCKS..=MAX_RING_BLOCKS).contains(&args.blocks) {
+        return Err(format!(
+            "--blocks {} is out of range: use {MIN_RING_BLOCKS}..={MAX_RING_BLOCKS}",
+            args.blocks
+        ));
+    }
+    if !(MIN_MEMBERS..=MAX_MEMBERS).contains(&members) {
+        return Err(format!(
+            "--members {members} is out of range: a segment has {MIN_MEMBERS}..={MAX_MEMBERS} members"
+        ));
+    }
+    Ok(SegmentLayout {
+        block_size: args.block_size,
+        ring_blocks: args.blocks,
+        members,
+    })
+}
+
+/// Formats a together-form segment of `members` at `args.path`: block 0
+/// the segment header, blocks 1..=members the (empty) head blocks, then
+/// one region per member, each a region superblock with its own link id,
+/// an empty state area and a zeroed ring. Refuses what
+/// [`format_with_access`] refuses.
+pub fn format_segment(
+    args: &FormatArgs,
+    members: u32,
+    access: Access,
+) -> Result<FormattedSegment, String> {
+    let layout = check_segment_args(args, members)?;
+    let path = &args.path;
+    let need = layout.together_bytes();
+    let mut vol = open_to_format(args, need, layout.block_size, access)?;
+    let direct_io = vol.direct_io();
+    let io_err = |e: volnic_core::VolumeError| format!("{}: {e}", path.display());
+    // Everything zeroed first, the regions' superblocks next, the segment
+    // header last: a format cut short leaves no valid header behind.
+    zero(&mut vol, u64::from(layout.block_size), need).map_err(io_err)?;
+    let segment_id: [u8; 16] = rand::random();
+    let formatted_at_ms = now_ms();
+    let mut block = AlignedBuf::new(layout.block_size as usize);
+    let mut regions = Vec::new();
+    for member in 1..=members {
+        let region = RegionSuperblock {
+            block_size: layout.block_size,
+            ring_blocks: layout.ring_blocks,
+            flags: flags(args),
+            link_id: rand::random(),
+            member,
+            members,
+            segment_id,
+            formatted_at_ms,
+        };
+        block.as_mut_slice().fill(0);
+        region.emit(&mut block.as_mut_slice()[..SUPERBLOCK_LEN]);
+        vol.write_at(layout.region_offset(member), block.as_slice())
+            .map_err(io_err)?;
+        regions.push(region);
+    }
+    let header = SegmentHeader {
+        block_size: layout.block_size,
+        ring_blocks: layout.ring_blocks,
+        flags: flags(args),
+        segment_id,
+        members,
+        formatted_at_ms,
+    };
+    block.as_mut_slice().fill(0);
+    header.emit(&mut block.as_mut_slice()[..SEGMENT_HEADER_LEN]);
+    vol.write_at(0, block.as_slice()).map_err(io_err)?;
+    Ok(FormattedSegment {
+        header,
+        regions,
+        bytes: need,
+        direct_io,
+    })
+}
+
+fn flags(args: &FormatArgs) -> u32 {
+    if args.authenticated {
+        volnic_core::format::SB_FLAG_AUTHENTICATED
+    } else {
+        0
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Writes zeroes from byte `at` to `need`, a megabyte at a time.
+fn zero(vol: &mut FileVolume, mut at: u64, need: u64) -> Result<(), volnic_core::VolumeError> {
+    let chunk = 1u64 << 20;
+    let mut zero = AlignedBuf::new(chunk as usize);
+    while at < need {
+        let len = (need - at).min(chunk) as usize;
+        vol.write_at(at, &zero.as_mut_slice()[..len])?;
+        at += len as u64;
+    }
+    Ok(())
+}
+
+/// Opens (or creates) the volume `args` names for formatting, `need` bytes
+/// of blocks of `block_size`: refuses a volume a running writer holds, a
+/// volnic volume or other data without --force, and blocks the storage's
+/// sectors cannot carry whole; grows a file that is too short.
+fn open_to_format(
+    args: &FormatArgs,
+    need: u64,
+    block_size: u32,
+    access: Access,
+) -> Result<FileVolume, String> {
+    let path = &args.path;
+    let vol = if path.exists() {
         // A running writer on this host holds the volume's lock: refused
         // at once, --force or not (it overrides data, not a running link).
         if FileVolume::lock_held_elsewhere(path) {
@@ -138,52 +300,15 @@ pub fn format_with_access(args: &FormatArgs, access: Access) -> Result<Formatted
     // Refused before anything is written: a block smaller than the
     // storage's logical sector could never be written whole.
     let sector = vol.sector_size();
-    if !geo.block_size.is_multiple_of(sector) {
+    if !block_size.is_multiple_of(sector) {
         return Err(format!(
             "{}: --block-size {} is not a multiple of the storage's {sector}-byte logical sectors: use --block-size {}",
             path.display(),
-            geo.block_size,
-            geo.block_size.next_multiple_of(sector)
+            block_size,
+            block_size.next_multiple_of(sector)
         ));
     }
-    let direct_io = vol.direct_io();
-    let io_err = |e: volnic_core::VolumeError| format!("{}: {e}", path.display());
-
-    // Zero the state record and the ring first, the superblock last: a
-    // format cut short leaves no valid superblock behind.
-    let bs = u64::from(geo.block_size);
-    let chunk_blocks = ((1u64 << 20) / bs).max(1);
-    let mut zero = AlignedBuf::new((chunk_blocks * bs) as usize);
-    let mut at = bs;
-    while at < need {
-        let len = (need - at).min(chunk_blocks * bs) as usize;
-        vol.write_at(at, &zero.as_mut_slice()[..len])
-            .map_err(io_err)?;
-        at += len as u64;
-    }
-    let superblock = Superblock {
-        block_size: geo.block_size,
-        ring_blocks: geo.ring_blocks,
-        flags: if args.authenticated {
-            volnic_core::format::SB_FLAG_AUTHENTICATED
-        } else {
-            0
-        },
-        link_id: rand::random(),
-        writer_node: args.writer_node,
-        reader_node: args.reader_node,
-        formatted_at_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64),
-    };
-    let mut block = AlignedBuf::new(geo.block_size as usize);
-    superblock.emit(&mut block.as_mut_slice()[..SUPERBLOCK_LEN]);
-    vol.write_at(0, block.as_slice()).map_err(io_err)?;
-    Ok(Formatted {
-        superblock,
-        bytes: need,
-        direct_io,
-    })
+    Ok(vol)
 }
 
 fn in_use_here(path: &std::path::Path) -> String {
@@ -206,53 +331,85 @@ const DEFAULT_INTERVAL_MS: u64 = 600;
 /// any update means a live writer, named in the refusal.
 fn refuse_if_writer_alive(vol: &mut FileVolume, path: &std::path::Path) -> Result<(), String> {
     use volnic_core::format::{StateExt, StateRecord, WriterState};
-    let Some(geo) = read_superblock(vol).map(|sb| sb.geometry()) else {
-        return Ok(());
+    // Where the writers' records are: one on a link volume, one per
+    // member region on a segment.
+    let (block_size, records): (u32, Vec<u64>) = match read_head(vol) {
+        Some(Head::Volume(sb)) => (sb.block_size, vec![sb.geometry().state_offset()]),
+        Some(Head::Segment(h)) => {
+            let layout = h.layout();
+            let state = layout.geometry().state_offset();
+            let offsets = (1..=h.members)
+                .map(|m| layout.region_offset(m) + state)
+                .collect();
+            (h.block_size, offsets)
+        }
+        None => return Ok(()),
     };
-    let mut buf = AlignedBuf::new(geo.block_size as usize);
-    let mut read = |vol: &mut FileVolume| -> Option<(StateRecord, StateExt)> {
-        vol.read_at(geo.state_offset(), buf.as_mut_slice()).ok()?;
+    let mut buf = AlignedBuf::new(block_size as usize);
+    let mut read = |vol: &mut FileVolume, at: u64| -> Option<(StateRecord, StateExt)> {
+        vol.read_at(at, buf.as_mut_slice()).ok()?;
         let rec = StateRecord::parse(buf.as_slice()).ok()?;
         Some((rec, StateExt::read(buf.as_slice())))
     };
-    let Some((first, ext)) = read(vol) else {
-        return Ok(());
-    };
-    if first.state == WriterState::ShuttingDown {
+    // The records that say a writer runs, watched together for the
+    // longest interval any of them declares.
+    let mut watched = Vec::new();
+    let mut interval = 0;
+    for at in records {
+        let Some((first, ext)) = read(vol, at) else {
+            continue;
+        };
+        if first.state == WriterState::ShuttingDown {
+            continue;
+        }
+        interval = interval.max(match u64::from(ext.state_interval_ms) {
+            0 => DEFAULT_INTERVAL_MS,
+            ms => ms,
+        });
+        watched.push((at, first));
+    }
+    if watched.is_empty() {
         return Ok(());
     }
-    let interval = match u64::from(ext.state_interval_ms) {
-        0 => DEFAULT_INTERVAL_MS,
-        ms => ms,
-    };
     let watch = std::time::Duration::from_millis((interval * 3 / 2 + 100).min(MAX_WATCH_MS));
     let step = std::time::Duration::from_millis((interval / 4).clamp(10, 100));
     let start = std::time::Instant::now();
     while start.elapsed() < watch {
         std::thread::sleep(step);
-        if let Some((now, _)) = read(vol) {
-            if now.update_count != first.update_count || now.epoch != first.epoch {
-                return Err(format!(
-                    "{} is being written by a live volnic writer '{}' (node {}, epoch {}): stop it first — --force overrides data on a volume, not a running link",
-                    path.display(),
-                    now.host_name_str(),
-                    now.writer_node,
-                    now.epoch
-                ));
+        for (at, first) in &watched {
+            if let Some((now, _)) = read(vol, *at) {
+                if now.update_count != first.update_count || now.epoch != first.epoch {
+                    return Err(format!(
+                        "{} is being written by a live volnic writer '{}' (node {}, epoch {}): stop it first — --force overrides data on a volume, not a running link",
+                        path.display(),
+                        now.host_name_str(),
+                        now.writer_node,
+                        now.epoch
+                    ));
+                }
             }
         }
     }
     Ok(())
 }
 
-fn read_superblock(vol: &mut FileVolume) -> Option<Superblock> {
+/// What block 0 of a volume holds.
+enum Head {
+    Volume(Superblock),
+    Segment(SegmentHeader),
+}
+
+fn read_head(vol: &mut FileVolume) -> Option<Head> {
     if vol.len_bytes() < 512 {
         return None;
     }
     let mut first = AlignedBuf::new(4096);
     let n = if vol.len_bytes() >= 4096 { 4096 } else { 512 };
     vol.read_at(0, &mut first.as_mut_slice()[..n]).ok()?;
-    Superblock::parse(first.as_slice()).ok()
+    if let Ok(h) = SegmentHeader::parse(first.as_slice()) {
+        return Some(Head::Segment(h));
+    }
+    Superblock::parse(first.as_slice()).ok().map(Head::Volume)
 }
 
 /// Refuses to format over a volnic volume or any other non-zero data.
@@ -265,6 +422,15 @@ fn refuse_if_in_use(vol: &mut FileVolume, path: &std::path::Path) -> Result<(), 
     let mut probe = AlignedBuf::new(len as usize);
     vol.read_at(0, probe.as_mut_slice())
         .map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Ok(h) = SegmentHeader::parse(probe.as_slice()) {
+        return Err(format!(
+            "{} is already a volnic segment ({} members, {} blocks of {} bytes each): add --force to overwrite it",
+            path.display(),
+            h.members,
+            h.ring_blocks,
+            h.block_size
+        ));
+    }
     if let Ok(sb) = Superblock::parse(probe.as_slice()) {
         return Err(format!(
             "{} is already a volnic volume (writer node {}, reader node {}, {} blocks of {} bytes): add --force to overwrite it",

@@ -8,8 +8,9 @@ use std::path::Path;
 use volnic_core::aligned::AlignedBuf;
 use volnic_core::format::{
     BlockCheck, DataHeader, FormatError, Geometry, StateRecord, Superblock, FRAME_PREFIX_LEN,
-    NO_FRAME_START, SUPERBLOCK_LEN,
+    NO_FRAME_START, STATE_LEN, SUPERBLOCK_LEN,
 };
+use volnic_core::segment::{AckTable, RegionSuperblock, SegmentHeader};
 use volnic_core::Volume;
 
 use crate::filevol::{FileVolume, OpenMode};
@@ -170,4 +171,86 @@ pub fn read_records(
     vol.read_at(geo.state_offset(), block.as_mut_slice())
         .map_err(|e| format!("{shown}: {e}"))?;
     Ok((superblock, StateRecord::parse(block.as_slice())))
+}
+
+/// One member's region of a segment, as `inspect` found it.
+#[derive(Debug, Clone)]
+pub struct RegionView {
+    pub member: u32,
+    /// Byte offset of the region in the segment.
+    pub offset: u64,
+    pub superblock: Result<RegionSuperblock, FormatError>,
+    pub state: Result<StateRecord, FormatError>,
+    /// The member's acknowledgement table (how far it has read each peer).
+    pub acks: Result<AckTable, FormatError>,
+}
+
+/// Everything `inspect` learned about a together-form segment.
+#[derive(Debug, Clone)]
+pub struct SegmentInspection {
+    pub header: SegmentHeader,
+    pub bytes: u64,
+    pub sector_size: u32,
+    pub regions: Vec<RegionView>,
+}
+
+/// Reads a together-form segment: `Ok(None)` when block 0 holds no
+/// segment header (a link volume, or no volnic format); every failure a
+/// one-line message. A region that does not decode is shown as such, not
+/// an error: one damaged member region must not hide the others.
+pub fn inspect_segment(path: &Path) -> Result<Option<SegmentInspection>, String> {
+    let shown = path.display();
+    let mut vol = FileVolume::open(path, OpenMode::ReadOnly).map_err(|e| e.to_string())?;
+    let bytes = vol.len_bytes();
+    if bytes < 512 {
+        return Ok(None);
+    }
+    let mut first = AlignedBuf::new(512);
+    vol.read_at(0, first.as_mut_slice())
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let Ok(header) = SegmentHeader::parse(first.as_slice()) else {
+        return Ok(None);
+    };
+    let layout = header.layout();
+    if bytes < layout.together_bytes() {
+        return Err(format!(
+            "{shown} is truncated: it holds {bytes} bytes but its segment of {} members needs {}; restore it or reformat it",
+            header.members,
+            layout.together_bytes()
+        ));
+    }
+    let geo = layout.geometry();
+    let bs = geo.block_size as usize;
+    let mut block = AlignedBuf::new(bs);
+    let mut area = AlignedBuf::new(bs * geo.state_blocks as usize);
+    let mut regions = Vec::new();
+    for member in 1..=header.members {
+        let offset = layout.region_offset(member);
+        vol.read_at(offset, block.as_mut_slice())
+            .map_err(|e| format!("{shown}: {e}"))?;
+        let superblock = RegionSuperblock::parse(block.as_slice()).and_then(|r| {
+            if r.member != member || r.segment_id != header.segment_id || r.layout() != layout {
+                Err(FormatError::BadField("region of another member or segment"))
+            } else {
+                Ok(r)
+            }
+        });
+        vol.read_at(offset + geo.state_offset(), area.as_mut_slice())
+            .map_err(|e| format!("{shown}: {e}"))?;
+        let state = StateRecord::parse(area.as_slice());
+        let acks = AckTable::parse(&area.as_slice()[STATE_LEN..]);
+        regions.push(RegionView {
+            member,
+            offset,
+            superblock,
+            state,
+            acks,
+        });
+    }
+    Ok(Some(SegmentInspection {
+        header,
+        bytes,
+        sector_size: vol.sector_size(),
+        regions,
+    }))
 }

@@ -157,6 +157,7 @@ impl Lab {
                 reader_node: reader,
                 force: false,
                 authenticated: false,
+                members: None,
             })?;
             let copy = lab.dir.path().join(format!("{name}.mirror.vol"));
             // The initial synchronisation an array makes when a mirror is

@@ -130,3 +130,138 @@ fn format_rejects_bad_geometry_with_one_line() {
     );
     assert!(!vol.exists(), "nothing created on bad input");
 }
+
+/// `volnic format --members M` lays a together-form segment out as
+/// docs/FORMAT.md ("Segments") says, the offsets computed here from the
+/// document's rules: block 0 the segment header, blocks 1..=M the head
+/// blocks (zero until members run), then region k at block
+/// 1 + M + (k−1)·R, R = 1 + S + N blocks, S = ceil((328 + 24·M) / B)
+/// (state record 256 bytes, acknowledgement table 72 + 24·M).
+#[test]
+fn format_members_lays_out_the_together_form() {
+    use volnic_core::segment::{RegionSuperblock, SegmentHeader};
+    let d = dir();
+    for (members, bs, ring) in [(3u64, 512u64, 64u64), (8, 4096, 16), (32, 512, 8)] {
+        let p = d.path().join(format!("seg{members}"));
+        let out = volnic(&[
+            "format",
+            path_str(&p),
+            "--members",
+            &members.to_string(),
+            "--block-size",
+            &bs.to_string(),
+            "--blocks",
+            &ring.to_string(),
+        ]);
+        assert!(out.status.success(), "{out:?}");
+        let bytes = std::fs::read(&p).unwrap();
+        let s = (328 + 24 * members).div_ceil(bs);
+        let r = 1 + s + ring;
+        assert_eq!(bytes.len() as u64, (1 + members + members * r) * bs);
+        assert_eq!(&bytes[..8], b"VOLNICSG");
+        let header = SegmentHeader::parse(&bytes[..bs as usize]).unwrap();
+        assert_eq!(u64::from(header.members), members);
+        let heads = &bytes[bs as usize..((1 + members) * bs) as usize];
+        assert!(heads.iter().all(|&b| b == 0), "head blocks start empty");
+        let mut link_ids = Vec::new();
+        for k in 1..=members {
+            let at = ((1 + members + (k - 1) * r) * bs) as usize;
+            let region = RegionSuperblock::parse(&bytes[at..at + bs as usize])
+                .unwrap_or_else(|e| panic!("member {k} of {members}: {e}"));
+            assert_eq!(u64::from(region.member), k);
+            assert_eq!(u64::from(region.members), members);
+            assert_eq!(region.segment_id, header.segment_id);
+            // Its state area and ring: zero (never started).
+            let rest = &bytes[at + bs as usize..at + (r * bs) as usize];
+            assert!(rest.iter().all(|&b| b == 0), "member {k}: region not empty");
+            link_ids.push(region.link_id);
+        }
+        link_ids.sort();
+        link_ids.dedup();
+        assert_eq!(
+            link_ids.len() as u64,
+            members,
+            "every region its own link id"
+        );
+    }
+}
+
+#[test]
+fn format_members_refuses_bad_counts_and_overwrites_only_with_force() {
+    let d = dir();
+    let p = d.path().join("seg");
+    let seg = path_str(&p);
+    for bad in ["1", "33", "0"] {
+        let out = volnic(&["format", seg, "--members", bad]);
+        assert_one_line_error(&out, "--members");
+    }
+    assert!(!p.exists(), "nothing created for a refused count");
+    let out = volnic(&["format", seg, "--members", "3", "--writer-node", "2"]);
+    assert!(!out.status.success());
+    let ok = volnic(&["format", seg, "--members", "3", "--blocks", "16"]);
+    assert!(ok.status.success(), "{ok:?}");
+    let before = std::fs::read(&p).unwrap();
+    for again in [
+        vec!["format", seg, "--members", "4", "--blocks", "16"],
+        vec!["format", seg, "--blocks", "16"],
+    ] {
+        let out = volnic(&again);
+        assert_one_line_error(&out, "--force");
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            before,
+            "{again:?} changed the segment"
+        );
+    }
+    let forced = volnic(&["format", seg, "--members", "4", "--blocks", "16", "--force"]);
+    assert!(forced.status.success(), "{forced:?}");
+    assert_ne!(std::fs::read(&p).unwrap(), before);
+}
+
+#[test]
+fn inspect_shows_every_member_of_a_segment_and_up_refuses_one() {
+    let d = dir();
+    let p = d.path().join("seg");
+    let seg = path_str(&p);
+    assert!(volnic(&["format", seg, "--members", "5", "--blocks", "16"])
+        .status
+        .success());
+    let text = volnic(&["inspect", seg]);
+    assert!(text.status.success(), "{text:?}");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("5 members"), "{text}");
+    for k in 1..=5 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("member {k:>2}")))
+            .unwrap_or_else(|| panic!("no line for member {k}: {text}"));
+        assert!(line.contains("never started"), "{line}");
+    }
+    let json = volnic(&["inspect", "--json", seg]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(v["segment"]["members"], 5);
+    let members = v["members"].as_array().expect("members");
+    assert_eq!(members.len(), 5);
+    for (i, m) in members.iter().enumerate() {
+        assert_eq!(m["member"], i as u64 + 1);
+        assert!(m["superblock_error"].is_null(), "{m}");
+    }
+    // One region's superblock damaged: shown as such, the others still.
+    let mut bytes = std::fs::read(&p).unwrap();
+    let at = v["members"][1]["offset"].as_u64().unwrap() as usize;
+    bytes[at + 20] ^= 0xff;
+    std::fs::write(&p, &bytes).unwrap();
+    let text = volnic(&["inspect", seg]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("member  2") && l.contains("unreadable")),
+        "{text}"
+    );
+    assert!(text
+        .lines()
+        .any(|l| l.starts_with("member  3") && l.contains("never started")));
+    let other = d.path().join("other");
+    let out = volnic(&["up", "--send", seg, "--recv", path_str(&other)]);
+    assert_one_line_error(&out, "is a volnic segment");
+}

@@ -130,6 +130,7 @@ fn status_names_what_keeps_a_reader_off_a_volume() {
             reader_node,
             force: false,
             authenticated,
+            members: None,
         };
         format(&args).unwrap();
         args.path

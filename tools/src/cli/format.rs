@@ -4,7 +4,9 @@
 use clap::Args;
 
 use crate::filevol::{resolve_group, Access};
-use crate::format::{check_args, format_with_access, hex, FormatArgs};
+use crate::format::{
+    check_args, check_segment_args, format_segment, format_with_access, hex, FormatArgs,
+};
 
 /// `volnic format` as the command line gives it: [`FormatArgs`] and who may
 /// use the volume file.
@@ -22,7 +24,10 @@ pub struct FormatCommand {
 impl FormatCommand {
     /// The checks made before anything is opened: geometry, nodes, group.
     pub fn check(&self) -> Result<Access, String> {
-        check_args(&self.args)?;
+        match self.args.members {
+            Some(members) => check_segment_args(&self.args, members).map(|_| ())?,
+            None => check_args(&self.args).map(|_| ())?,
+        }
         Ok(Access {
             group: match &self.group {
                 Some(name) => Some(resolve_group(name)?),
@@ -35,6 +40,26 @@ impl FormatCommand {
 pub fn run(command: FormatCommand) -> Result<(), String> {
     let access = command.check()?;
     let args = command.args;
+    if let Some(members) = args.members {
+        let done = format_segment(&args, members, access)?;
+        let h = done.header;
+        println!(
+            "formatted segment {}: {} members, each a region of {} ring blocks of {} bytes ({} bytes in all), segment id {}{}{}",
+            args.path.display(),
+            h.members,
+            h.ring_blocks,
+            h.block_size,
+            done.bytes,
+            hex(&h.segment_id),
+            if h.flags & volnic_core::format::SB_FLAG_AUTHENTICATED != 0 {
+                ", authenticated"
+            } else {
+                ""
+            },
+            if done.direct_io { "" } else { " (no O_DIRECT on this filesystem)" }
+        );
+        return Ok(());
+    }
     let done = format_with_access(&args, access)?;
     let sb = done.superblock;
     println!(

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use volnic_core::format::{FormatError, StateRecord, NO_FRAME_START};
 
 use crate::format::hex;
-use crate::inspect::{inspect, Inspection};
+use crate::inspect::{inspect, inspect_segment, Inspection, RegionView, SegmentInspection};
 
 #[derive(Args, Debug, Clone)]
 pub struct InspectArgs {
@@ -36,6 +36,17 @@ impl InspectArgs {
 
 pub fn run(args: InspectArgs) -> Result<(), String> {
     args.check()?;
+    if let Some(seg) = inspect_segment(&args.path)? {
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&segment_json(&seg)).unwrap_or_default()
+            );
+        } else {
+            print_segment(&args.path, &seg);
+        }
+        return Ok(());
+    }
     let found = inspect(&args.path, args.last)?;
     if args.json {
         println!(
@@ -133,6 +144,106 @@ fn print_text(path: &Path, found: &Inspection) {
             h.ack_seq
         );
     }
+}
+
+fn print_segment(path: &Path, seg: &SegmentInspection) {
+    let h = &seg.header;
+    println!("segment       {}", path.display());
+    println!(
+        "format        volnic v1 segment, together form: {} members, each a region of {} ring blocks of {} bytes ({} bytes on the volume)",
+        h.members, h.ring_blocks, h.block_size, seg.bytes
+    );
+    println!(
+        "storage       {}-byte logical sectors{}",
+        seg.sector_size,
+        if h.block_size.is_multiple_of(seg.sector_size) {
+            ""
+        } else {
+            ": the blocks are not a multiple of them, reformat with a larger --block-size"
+        }
+    );
+    println!(
+        "segment id    {}{}",
+        hex(&h.segment_id),
+        if h.flags & volnic_core::format::SB_FLAG_AUTHENTICATED != 0 {
+            ", authenticated"
+        } else {
+            ""
+        }
+    );
+    for r in &seg.regions {
+        println!("member {:>2}     {}", r.member, region_line(r));
+    }
+}
+
+/// One member's region in a line: its stream and its writer's state.
+fn region_line(r: &RegionView) -> String {
+    let sb = match &r.superblock {
+        Ok(sb) => format!("region at byte {}, link id {}", r.offset, hex(&sb.link_id)),
+        Err(e) => {
+            return format!(
+                "region at byte {}: superblock unreadable ({e}): reformat the segment",
+                r.offset
+            )
+        }
+    };
+    let state = match &r.state {
+        Ok(st) => format!(
+            "{} (host '{}', epoch {}, next seq {}, update {})",
+            st.state.name(),
+            st.host_name_str(),
+            st.epoch,
+            st.next_seq,
+            st.update_count
+        ),
+        Err(FormatError::BadMagic) => "never started".to_string(),
+        Err(e) => format!("state unreadable: {e}"),
+    };
+    format!("{sb}: {state}")
+}
+
+/// A segment as JSON (`volnic inspect --json` of a segment).
+pub fn segment_json(seg: &SegmentInspection) -> Value {
+    let h = &seg.header;
+    let members: Vec<Value> = seg
+        .regions
+        .iter()
+        .map(|r| {
+            let acks = match &r.acks {
+                Ok(t) => Value::Array(
+                    (1..=h.members)
+                        .filter_map(|peer| {
+                            t.entry(peer).map(|e| {
+                                json!({ "peer": peer, "ack_epoch": e.ack_epoch, "ack_seq": e.ack_seq })
+                            })
+                        })
+                        .collect(),
+                ),
+                Err(_) => Value::Null,
+            };
+            json!({
+                "member": r.member,
+                "offset": r.offset,
+                "link_id": r.superblock.as_ref().ok().map(|sb| hex(&sb.link_id)),
+                "superblock_error": r.superblock.as_ref().err().map(|e| e.to_string()),
+                "state": r.state.as_ref().ok().map(state_json),
+                "state_error": r.state.as_ref().err().map(|e| e.to_string()),
+                "acks": acks,
+            })
+        })
+        .collect();
+    json!({
+        "segment": {
+            "members": h.members,
+            "block_size": h.block_size,
+            "ring_blocks": h.ring_blocks,
+            "authenticated": h.flags & volnic_core::format::SB_FLAG_AUTHENTICATED != 0,
+            "segment_id": hex(&h.segment_id),
+            "bytes": seg.bytes,
+            "sector_size": seg.sector_size,
+        },
+        "members": members,
+    })
 }
 
 /// A state record as JSON (`volnic inspect --json`, `volnic status --json`).

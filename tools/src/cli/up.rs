@@ -202,6 +202,15 @@ impl UpArgs {
                 send.display()
             ));
         }
+        for path in [&send, &recv] {
+            if let Ok(Some(seg)) = crate::inspect::inspect_segment(path) {
+                return Err(format!(
+                    "{} is a volnic segment ({} members): this volnic formats and inspects segments but cannot join one yet; give a link's send and receive volumes (`volnic format` without --members)",
+                    path.display(),
+                    seg.header.members
+                ));
+            }
+        }
         let host = HostConfig::read(&mut Given {
             args: self,
             file: &file,

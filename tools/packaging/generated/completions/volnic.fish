@@ -44,6 +44,7 @@ complete -c volnic -n "__fish_volnic_using_subcommand format" -l block-size -d '
 complete -c volnic -n "__fish_volnic_using_subcommand format" -l blocks -d 'Ring slots (data blocks) on the volume' -r
 complete -c volnic -n "__fish_volnic_using_subcommand format" -l writer-node -d 'Node number (1..=32) of the node that writes this volume' -r
 complete -c volnic -n "__fish_volnic_using_subcommand format" -l reader-node -d 'Node number (1..=32) of the node that reads it' -r
+complete -c volnic -n "__fish_volnic_using_subcommand format" -l members -d 'Format a segment of N members (2..=32) instead of a link volume: one shared LUN or file holding a region for every member (the together form of docs/FORMAT.md, "Segments"); --blocks is then each region\'s ring' -r
 complete -c volnic -n "__fish_volnic_using_subcommand format" -l group -d 'Service group allowed to read and write the volume file (mode 0660 instead of 0600); a group name or number. Ignored for block devices, whose owner and mode are udev\'s' -r
 complete -c volnic -n "__fish_volnic_using_subcommand format" -l log -d 'Log level or filter (overrides RUST_LOG), e.g. `info`, `debug`' -r
 complete -c volnic -n "__fish_volnic_using_subcommand format" -l force -d 'Overwrite a volume that already holds a volnic format or other data'
