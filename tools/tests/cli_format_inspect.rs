@@ -265,3 +265,75 @@ fn inspect_shows_every_member_of_a_segment_and_up_refuses_one() {
     let out = volnic(&["up", "--send", seg, "--recv", path_str(&other)]);
     assert_one_line_error(&out, "is a volnic segment");
 }
+
+/// Reformatting a segment while one member's writer is alive (its state
+/// record keeps changing) is refused, --force or not, and nothing is
+/// written; the writer is named.
+#[test]
+fn format_members_refuses_a_segment_with_a_live_member() {
+    use std::io::{Seek, SeekFrom, Write};
+    use volnic_core::format::{PublishedCounters, StateRecord, WriterState};
+    use volnic_core::segment::SegmentHeader;
+    let d = dir();
+    let p = d.path().join("seg");
+    let seg = path_str(&p).to_string();
+    assert!(
+        volnic(&["format", &seg, "--members", "3", "--blocks", "16"])
+            .status
+            .success()
+    );
+    let bytes = std::fs::read(&p).unwrap();
+    let layout = SegmentHeader::parse(&bytes[..4096]).unwrap().layout();
+    // Member 2's record: at its region's block 1.
+    let at = layout.region_offset(2) + 4096;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (p, stop) = (p.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+            let mut update = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                update += 1;
+                let mut rec = StateRecord {
+                    state: WriterState::Running,
+                    writer_node: 2,
+                    reader_node: 0,
+                    epoch: 7,
+                    next_seq: 0,
+                    ack_epoch: 0,
+                    ack_seq: 0,
+                    update_count: update,
+                    writer_time_us: 0,
+                    host_name: [0; 32],
+                    counters: PublishedCounters::default(),
+                    mac: [0; 32],
+                };
+                rec.set_host_name("member-two");
+                let mut block = vec![0u8; 4096];
+                rec.emit(&mut block);
+                f.seek(SeekFrom::Start(at)).unwrap();
+                f.write_all(&block).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(120));
+    let out = volnic(&[
+        "format",
+        &seg,
+        "--members",
+        "3",
+        "--blocks",
+        "16",
+        "--force",
+    ]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert_one_line_error(&out, "live volnic writer 'member-two' (node 2");
+    let after = std::fs::read(&p).unwrap();
+    assert_eq!(
+        after[..at as usize],
+        bytes[..at as usize],
+        "nothing before the record rewritten"
+    );
+}
