@@ -79,6 +79,8 @@ fn fmt(path: &Path, block_size: u32, writer: u32, reader: u32, authenticated: bo
         force: true,
         authenticated,
         members: None,
+        member: None,
+        segment_id: None,
     })
     .expect("format");
 }

@@ -435,6 +435,8 @@ fn volume_pair(dir: &Path) -> (PathBuf, PathBuf) {
             force: true,
             authenticated: false,
             members: None,
+            member: None,
+            segment_id: None,
         })
         .expect("format");
     }
@@ -711,6 +713,8 @@ fn a_forced_overwrite_by_other_means_is_noticed_within_a_state_interval() {
         force: true,
         authenticated: false,
         members: None,
+        member: None,
+        segment_id: None,
     })
     .unwrap();
     let new_superblock = std::fs::read(&other).unwrap()[..4096].to_vec();

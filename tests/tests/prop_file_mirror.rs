@@ -29,6 +29,8 @@ fn format(path: &Path, block_size: u32, writer: u32, reader: u32) {
         force: false,
         authenticated: false,
         members: None,
+        member: None,
+        segment_id: None,
     };
     volnic_tools::format::format(&args).expect("format");
 }

@@ -500,6 +500,8 @@ pub fn format_pair(cfg: &EndpointConfig) -> Result<(PathBuf, PathBuf), String> {
             force: true,
             authenticated: false,
             members: None,
+            member: None,
+            segment_id: None,
         })?;
     }
     Ok((a, b))

@@ -49,6 +49,16 @@ pub struct FormatArgs {
     /// region's ring.
     #[arg(long, value_name = "N", conflicts_with_all = ["writer_node", "reader_node"])]
     pub members: Option<u32>,
+    /// With --members: format member K's volume of an apart-form segment
+    /// (one volume per member, carried to the others by the storage)
+    /// instead of the whole segment on one volume.
+    #[arg(long, value_name = "K", requires = "members")]
+    pub member: Option<u32>,
+    /// With --member: the segment's id (32 hex digits), as `volnic format`
+    /// printed it for the first member's volume; every member's volume of
+    /// one segment carries the same. Without it a new segment id is drawn.
+    #[arg(long, value_name = "HEX", requires = "member")]
+    pub segment_id: Option<String>,
 }
 
 /// What `format` did, for the caller to print.
@@ -140,9 +150,12 @@ pub fn format_with_access(args: &FormatArgs, access: Access) -> Result<Formatted
 /// What [`format_segment`] wrote, for the caller to print.
 #[derive(Debug)]
 pub struct FormattedSegment {
-    pub header: SegmentHeader,
-    /// Member `k`'s region superblock at index `k - 1`.
+    /// The segment header (the together form; `None`: one member's volume
+    /// of the apart form).
+    pub header: Option<SegmentHeader>,
+    /// The regions written, in member order.
     pub regions: Vec<RegionSuperblock>,
+    pub segment_id: [u8; 16],
     pub bytes: u64,
     pub direct_io: bool,
 }
@@ -162,6 +175,16 @@ pub fn check_segment_args(args: &FormatArgs, members: u32) -> Result<SegmentLayo
             "--members {members} is out of range: a segment has {MIN_MEMBERS}..={MAX_MEMBERS} members"
         ));
     }
+    if let Some(member) = args.member {
+        if !(1..=members).contains(&member) {
+            return Err(format!(
+                "--member {member} is outside the segment: use 1..={members} (--members {members})"
+            ));
+        }
+    }
+    if let Some(text) = &args.segment_id {
+        parse_segment_id(text)?;
+    }
     Ok(SegmentLayout {
         block_size: args.block_size,
         ring_blocks: args.blocks,
@@ -169,7 +192,26 @@ pub fn check_segment_args(args: &FormatArgs, members: u32) -> Result<SegmentLayo
     })
 }
 
-/// Formats a together-form segment of `members` at `args.path`: block 0
+/// A segment id as `--segment-id` gives it: 32 hexadecimal digits.
+pub fn parse_segment_id(text: &str) -> Result<[u8; 16], String> {
+    let bad = || {
+        format!(
+            "--segment-id {text:?} is not 32 hexadecimal digits: copy the segment id `volnic format` or `volnic inspect` printed for the segment's first member volume"
+        )
+    };
+    if text.len() != 32 || !text.is_ascii() {
+        return Err(bad());
+    }
+    let mut id = [0u8; 16];
+    for (i, byte) in id.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(id)
+}
+
+/// Formats a together-form segment of `members` at `args.path` (with
+/// `args.member`, that member's volume of the apart form: its region
+/// alone, from block 0): block 0
 /// the segment header, blocks 1..=members the (empty) head blocks, then
 /// one region per member, each a region superblock with its own link id,
 /// an empty state area and a zeroed ring. Refuses what
@@ -181,18 +223,29 @@ pub fn format_segment(
 ) -> Result<FormattedSegment, String> {
     let layout = check_segment_args(args, members)?;
     let path = &args.path;
-    let need = layout.together_bytes();
+    let need = match args.member {
+        Some(_) => layout.region_bytes(),
+        None => layout.together_bytes(),
+    };
     let mut vol = open_to_format(args, need, layout.block_size, access)?;
     let direct_io = vol.direct_io();
     let io_err = |e: volnic_core::VolumeError| format!("{}: {e}", path.display());
     // Everything zeroed first, the regions' superblocks next, the segment
     // header last: a format cut short leaves no valid header behind.
     zero(&mut vol, u64::from(layout.block_size), need).map_err(io_err)?;
-    let segment_id: [u8; 16] = rand::random();
+    let segment_id: [u8; 16] = match &args.segment_id {
+        Some(text) => parse_segment_id(text)?,
+        None => rand::random(),
+    };
     let formatted_at_ms = now_ms();
     let mut block = AlignedBuf::new(layout.block_size as usize);
     let mut regions = Vec::new();
-    for member in 1..=members {
+    // The apart form: this member's region alone, at block 0.
+    let (first, last, base) = match args.member {
+        Some(k) => (k, k, Some(k)),
+        None => (1, members, None),
+    };
+    for member in first..=last {
         let region = RegionSuperblock {
             block_size: layout.block_size,
             ring_blocks: layout.ring_blocks,
@@ -205,9 +258,21 @@ pub fn format_segment(
         };
         block.as_mut_slice().fill(0);
         region.emit(&mut block.as_mut_slice()[..SUPERBLOCK_LEN]);
-        vol.write_at(layout.region_offset(member), block.as_slice())
-            .map_err(io_err)?;
+        let at = match base {
+            Some(_) => 0,
+            None => layout.region_offset(member),
+        };
+        vol.write_at(at, block.as_slice()).map_err(io_err)?;
         regions.push(region);
+    }
+    if base.is_some() {
+        return Ok(FormattedSegment {
+            header: None,
+            regions,
+            segment_id,
+            bytes: need,
+            direct_io,
+        });
     }
     let header = SegmentHeader {
         block_size: layout.block_size,
@@ -221,8 +286,9 @@ pub fn format_segment(
     header.emit(&mut block.as_mut_slice()[..SEGMENT_HEADER_LEN]);
     vol.write_at(0, block.as_slice()).map_err(io_err)?;
     Ok(FormattedSegment {
-        header,
+        header: Some(header),
         regions,
+        segment_id,
         bytes: need,
         direct_io,
     })

@@ -10,7 +10,7 @@ use volnic_core::format::{
     BlockCheck, DataHeader, FormatError, Geometry, StateRecord, Superblock, FRAME_PREFIX_LEN,
     NO_FRAME_START, STATE_LEN, SUPERBLOCK_LEN,
 };
-use volnic_core::segment::{AckTable, RegionSuperblock, SegmentHeader};
+use volnic_core::segment::{AckTable, RegionSuperblock, SegmentHeader, SegmentLayout};
 use volnic_core::Volume;
 
 use crate::filevol::{FileVolume, OpenMode};
@@ -185,19 +185,26 @@ pub struct RegionView {
     pub acks: Result<AckTable, FormatError>,
 }
 
-/// Everything `inspect` learned about a together-form segment.
+/// Everything `inspect` learned about a segment, or one member's volume
+/// of one.
 #[derive(Debug, Clone)]
 pub struct SegmentInspection {
-    pub header: SegmentHeader,
+    /// The together form (a segment header at block 0, every region);
+    /// `false`: one member's volume of the apart form (its region alone).
+    pub together: bool,
+    pub layout: SegmentLayout,
+    pub segment_id: [u8; 16],
+    pub authenticated: bool,
     pub bytes: u64,
     pub sector_size: u32,
     pub regions: Vec<RegionView>,
 }
 
-/// Reads a together-form segment: `Ok(None)` when block 0 holds no
-/// segment header (a link volume, or no volnic format); every failure a
-/// one-line message. A region that does not decode is shown as such, not
-/// an error: one damaged member region must not hide the others.
+/// Reads a segment of either form: `Ok(None)` when block 0 holds neither
+/// a segment header nor a region superblock (a link volume, or no volnic
+/// format); every failure a one-line message. A region that does not
+/// decode is shown as such, not an error: one damaged member region must
+/// not hide the others.
 pub fn inspect_segment(path: &Path) -> Result<Option<SegmentInspection>, String> {
     let shown = path.display();
     let mut vol = FileVolume::open(path, OpenMode::ReadOnly).map_err(|e| e.to_string())?;
@@ -208,15 +215,35 @@ pub fn inspect_segment(path: &Path) -> Result<Option<SegmentInspection>, String>
     let mut first = AlignedBuf::new(512);
     vol.read_at(0, first.as_mut_slice())
         .map_err(|e| format!("{shown}: {e}"))?;
-    let Ok(header) = SegmentHeader::parse(first.as_slice()) else {
-        return Ok(None);
-    };
-    let layout = header.layout();
-    if bytes < layout.together_bytes() {
+    let (together, layout, segment_id, flags, members, need) =
+        if let Ok(h) = SegmentHeader::parse(first.as_slice()) {
+            let layout = h.layout();
+            let members: Vec<u32> = (1..=h.members).collect();
+            (
+                true,
+                layout,
+                h.segment_id,
+                h.flags,
+                members,
+                layout.together_bytes(),
+            )
+        } else if let Ok(r) = RegionSuperblock::parse(first.as_slice()) {
+            let layout = r.layout();
+            (
+                false,
+                layout,
+                r.segment_id,
+                r.flags,
+                vec![r.member],
+                layout.region_bytes(),
+            )
+        } else {
+            return Ok(None);
+        };
+    if bytes < need {
         return Err(format!(
-            "{shown} is truncated: it holds {bytes} bytes but its segment of {} members needs {}; restore it or reformat it",
-            header.members,
-            layout.together_bytes()
+            "{shown} is truncated: it holds {bytes} bytes but its format ({} members, {} blocks of {} bytes a region) needs {need}; restore it or reformat it",
+            layout.members, layout.ring_blocks, layout.block_size
         ));
     }
     let geo = layout.geometry();
@@ -224,12 +251,16 @@ pub fn inspect_segment(path: &Path) -> Result<Option<SegmentInspection>, String>
     let mut block = AlignedBuf::new(bs);
     let mut area = AlignedBuf::new(bs * geo.state_blocks as usize);
     let mut regions = Vec::new();
-    for member in 1..=header.members {
-        let offset = layout.region_offset(member);
+    for member in members {
+        let offset = if together {
+            layout.region_offset(member)
+        } else {
+            0
+        };
         vol.read_at(offset, block.as_mut_slice())
             .map_err(|e| format!("{shown}: {e}"))?;
         let superblock = RegionSuperblock::parse(block.as_slice()).and_then(|r| {
-            if r.member != member || r.segment_id != header.segment_id || r.layout() != layout {
+            if r.member != member || r.segment_id != segment_id || r.layout() != layout {
                 Err(FormatError::BadField("region of another member or segment"))
             } else {
                 Ok(r)
@@ -248,7 +279,10 @@ pub fn inspect_segment(path: &Path) -> Result<Option<SegmentInspection>, String>
         });
     }
     Ok(Some(SegmentInspection {
-        header,
+        together,
+        layout,
+        segment_id,
+        authenticated: flags & volnic_core::format::SB_FLAG_AUTHENTICATED != 0,
         bytes,
         sector_size: vol.sector_size(),
         regions,

@@ -158,6 +158,8 @@ impl Lab {
                 force: false,
                 authenticated: false,
                 members: None,
+                member: None,
+                segment_id: None,
             })?;
             let copy = lab.dir.path().join(format!("{name}.mirror.vol"));
             // The initial synchronisation an array makes when a mirror is

@@ -337,3 +337,85 @@ fn format_members_refuses_a_segment_with_a_live_member() {
         "nothing before the record rewritten"
     );
 }
+
+/// `volnic format V --members M --member K` formats member K's volume of
+/// an apart-form segment: its region alone from block 0, (1 + S + N) × B
+/// bytes, carrying the segment id given with --segment-id (or a new one,
+/// printed for the other members' volumes); `volnic inspect` reads it.
+#[test]
+fn format_member_makes_one_apart_form_volume_per_member() {
+    use volnic_core::segment::RegionSuperblock;
+    let d = dir();
+    let path = |k: u32| d.path().join(format!("member{k}"));
+    let first = volnic(&[
+        "format",
+        path_str(&path(1)),
+        "--members",
+        "3",
+        "--member",
+        "1",
+        "--blocks",
+        "16",
+    ]);
+    assert!(first.status.success(), "{first:?}");
+    let said = String::from_utf8_lossy(&first.stdout).to_string();
+    let id = said
+        .rsplit("--segment-id ")
+        .next()
+        .map(str::trim)
+        .expect("the segment id for the other members")
+        .to_string();
+    assert_eq!(id.len(), 32, "{said}");
+    for k in [2, 3] {
+        let out = volnic(&[
+            "format",
+            path_str(&path(k)),
+            "--members",
+            "3",
+            "--member",
+            &k.to_string(),
+            "--blocks",
+            "16",
+            "--segment-id",
+            &id,
+        ]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    let s = (328u64 + 24 * 3).div_ceil(4096);
+    let mut segment_ids = Vec::new();
+    for k in 1..=3u32 {
+        let bytes = std::fs::read(path(k)).unwrap();
+        assert_eq!(bytes.len() as u64, (1 + s + 16) * 4096);
+        let region = RegionSuperblock::parse(&bytes[..4096]).unwrap();
+        assert_eq!((region.member, region.members), (k, 3));
+        segment_ids.push(region.segment_id);
+        assert!(bytes[4096..].iter().all(|&b| b == 0));
+        let json = volnic(&["inspect", "--json", path_str(&path(k))]);
+        let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+        assert_eq!(v["segment"]["form"], "apart");
+        assert_eq!(v["segment"]["segment_id"], id.as_str());
+        assert_eq!(v["members"].as_array().map(Vec::len), Some(1));
+        assert_eq!(v["members"][0]["member"], k);
+    }
+    assert!(segment_ids.iter().all(|s| *s == segment_ids[0]));
+    let other = path_str(&d.path().join("other")).to_string();
+    for (args, what) in [
+        (vec!["--members", "3", "--member", "4"], "--member 4"),
+        (vec!["--members", "3", "--member", "0"], "--member 0"),
+        (
+            vec!["--members", "3", "--member", "2", "--segment-id", "12ab"],
+            "--segment-id",
+        ),
+    ] {
+        let mut all = vec!["format", other.as_str()];
+        all.extend(args);
+        assert_one_line_error(&volnic(&all), what);
+    }
+    assert!(!volnic(&["format", &other, "--member", "2"])
+        .status
+        .success());
+    assert!(
+        !d.path().join("other").exists(),
+        "nothing created when refused"
+    );
+}

@@ -131,6 +131,8 @@ fn status_names_what_keeps_a_reader_off_a_volume() {
             force: false,
             authenticated,
             members: None,
+            member: None,
+            segment_id: None,
         };
         format(&args).unwrap();
         args.path

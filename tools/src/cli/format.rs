@@ -42,22 +42,44 @@ pub fn run(command: FormatCommand) -> Result<(), String> {
     let args = command.args;
     if let Some(members) = args.members {
         let done = format_segment(&args, members, access)?;
-        let h = done.header;
-        println!(
-            "formatted segment {}: {} members, each a region of {} ring blocks of {} bytes ({} bytes in all), segment id {}{}{}",
-            args.path.display(),
-            h.members,
-            h.ring_blocks,
-            h.block_size,
-            done.bytes,
-            hex(&h.segment_id),
-            if h.flags & volnic_core::format::SB_FLAG_AUTHENTICATED != 0 {
-                ", authenticated"
-            } else {
-                ""
-            },
-            if done.direct_io { "" } else { " (no O_DIRECT on this filesystem)" }
-        );
+        let r = done.regions[0];
+        let auth = if r.flags & volnic_core::format::SB_FLAG_AUTHENTICATED != 0 {
+            ", authenticated"
+        } else {
+            ""
+        };
+        let direct = if done.direct_io {
+            ""
+        } else {
+            " (no O_DIRECT on this filesystem)"
+        };
+        match done.header {
+            Some(h) => println!(
+                "formatted segment {}: {} members, each a region of {} ring blocks of {} bytes ({} bytes in all), segment id {}{auth}{direct}",
+                args.path.display(),
+                h.members,
+                h.ring_blocks,
+                h.block_size,
+                done.bytes,
+                hex(&h.segment_id),
+            ),
+            None => println!(
+                "formatted member {} of {} of segment {} on {}: {} ring blocks of {} bytes ({} bytes), link id {}{auth}{direct}{}",
+                r.member,
+                r.members,
+                hex(&done.segment_id),
+                args.path.display(),
+                r.ring_blocks,
+                r.block_size,
+                done.bytes,
+                hex(&r.link_id),
+                if args.segment_id.is_none() {
+                    format!("; format the other members' volumes with --segment-id {}", hex(&done.segment_id))
+                } else {
+                    String::new()
+                }
+            ),
+        }
         return Ok(());
     }
     let done = format_with_access(&args, access)?;

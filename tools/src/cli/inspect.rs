@@ -147,16 +147,27 @@ fn print_text(path: &Path, found: &Inspection) {
 }
 
 fn print_segment(path: &Path, seg: &SegmentInspection) {
-    let h = &seg.header;
+    let l = &seg.layout;
     println!("segment       {}", path.display());
-    println!(
-        "format        volnic v1 segment, together form: {} members, each a region of {} ring blocks of {} bytes ({} bytes on the volume)",
-        h.members, h.ring_blocks, h.block_size, seg.bytes
-    );
+    if seg.together {
+        println!(
+            "format        volnic v1 segment, together form: {} members, each a region of {} ring blocks of {} bytes ({} bytes on the volume)",
+            l.members, l.ring_blocks, l.block_size, seg.bytes
+        );
+    } else {
+        println!(
+            "format        volnic v1 segment, apart form: member {} of {}'s volume, a region of {} ring blocks of {} bytes ({} bytes on the volume)",
+            seg.regions.first().map_or(0, |r| r.member),
+            l.members,
+            l.ring_blocks,
+            l.block_size,
+            seg.bytes
+        );
+    }
     println!(
         "storage       {}-byte logical sectors{}",
         seg.sector_size,
-        if h.block_size.is_multiple_of(seg.sector_size) {
+        if l.block_size.is_multiple_of(seg.sector_size) {
             ""
         } else {
             ": the blocks are not a multiple of them, reformat with a larger --block-size"
@@ -164,8 +175,8 @@ fn print_segment(path: &Path, seg: &SegmentInspection) {
     );
     println!(
         "segment id    {}{}",
-        hex(&h.segment_id),
-        if h.flags & volnic_core::format::SB_FLAG_AUTHENTICATED != 0 {
+        hex(&seg.segment_id),
+        if seg.authenticated {
             ", authenticated"
         } else {
             ""
@@ -204,14 +215,14 @@ fn region_line(r: &RegionView) -> String {
 
 /// A segment as JSON (`volnic inspect --json` of a segment).
 pub fn segment_json(seg: &SegmentInspection) -> Value {
-    let h = &seg.header;
+    let l = &seg.layout;
     let members: Vec<Value> = seg
         .regions
         .iter()
         .map(|r| {
             let acks = match &r.acks {
                 Ok(t) => Value::Array(
-                    (1..=h.members)
+                    (1..=l.members)
                         .filter_map(|peer| {
                             t.entry(peer).map(|e| {
                                 json!({ "peer": peer, "ack_epoch": e.ack_epoch, "ack_seq": e.ack_seq })
@@ -234,11 +245,12 @@ pub fn segment_json(seg: &SegmentInspection) -> Value {
         .collect();
     json!({
         "segment": {
-            "members": h.members,
-            "block_size": h.block_size,
-            "ring_blocks": h.ring_blocks,
-            "authenticated": h.flags & volnic_core::format::SB_FLAG_AUTHENTICATED != 0,
-            "segment_id": hex(&h.segment_id),
+            "form": if seg.together { "together" } else { "apart" },
+            "members": l.members,
+            "block_size": l.block_size,
+            "ring_blocks": l.ring_blocks,
+            "authenticated": seg.authenticated,
+            "segment_id": hex(&seg.segment_id),
             "bytes": seg.bytes,
             "sector_size": seg.sector_size,
         },

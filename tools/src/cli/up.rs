@@ -207,7 +207,7 @@ impl UpArgs {
                 return Err(format!(
                     "{} is a volnic segment ({} members): this volnic formats and inspects segments but cannot join one yet; give a link's send and receive volumes (`volnic format` without --members)",
                     path.display(),
-                    seg.header.members
+                    seg.layout.members
                 ));
             }
         }

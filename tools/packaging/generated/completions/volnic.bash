@@ -325,7 +325,7 @@ _volnic() {
             return 0
             ;;
         volnic__subcmd__format)
-            opts="-h --block-size --blocks --writer-node --reader-node --force --authenticated --members --group --log --help"
+            opts="-h --block-size --blocks --writer-node --reader-node --force --authenticated --members --member --segment-id --group --log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -348,6 +348,14 @@ _volnic() {
                     return 0
                     ;;
                 --members)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --member)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --segment-id)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -45,6 +45,8 @@ complete -c volnic -n "__fish_volnic_using_subcommand format" -l blocks -d 'Ring
 complete -c volnic -n "__fish_volnic_using_subcommand format" -l writer-node -d 'Node number (1..=32) of the node that writes this volume' -r
 complete -c volnic -n "__fish_volnic_using_subcommand format" -l reader-node -d 'Node number (1..=32) of the node that reads it' -r
 complete -c volnic -n "__fish_volnic_using_subcommand format" -l members -d 'Format a segment of N members (2..=32) instead of a link volume: one shared LUN or file holding a region for every member (the together form of docs/FORMAT.md, "Segments"); --blocks is then each region\'s ring' -r
+complete -c volnic -n "__fish_volnic_using_subcommand format" -l member -d 'With --members: format member K\'s volume of an apart-form segment (one volume per member, carried to the others by the storage) instead of the whole segment on one volume' -r
+complete -c volnic -n "__fish_volnic_using_subcommand format" -l segment-id -d 'With --member: the segment\'s id (32 hex digits), as `volnic format` printed it for the first member\'s volume; every member\'s volume of one segment carries the same. Without it a new segment id is drawn' -r
 complete -c volnic -n "__fish_volnic_using_subcommand format" -l group -d 'Service group allowed to read and write the volume file (mode 0660 instead of 0600); a group name or number. Ignored for block devices, whose owner and mode are udev\'s' -r
 complete -c volnic -n "__fish_volnic_using_subcommand format" -l log -d 'Log level or filter (overrides RUST_LOG), e.g. `info`, `debug`' -r
 complete -c volnic -n "__fish_volnic_using_subcommand format" -l force -d 'Overwrite a volume that already holds a volnic format or other data'
