@@ -834,6 +834,64 @@ fn m27_to_m30_registry_values() {
 // ---------------------------------------------------------------------------
 
 /// Every row of the table has a test above, and every test a row.
+/// M31: a segment given to `volnic up`: refused before anything opens it,
+/// the segment unchanged.
+#[test]
+fn m31_up_given_a_segment() {
+    let dir = temp_dir();
+    let (a, _) = pair(dir.path());
+    let seg = dir.path().join("segment.vol");
+    let args = FormatArgs {
+        path: seg.clone(),
+        block_size: BLOCK,
+        blocks: RING,
+        writer_node: 1,
+        reader_node: 2,
+        force: false,
+        authenticated: false,
+        members: Some(3),
+        member: None,
+        segment_id: None,
+    };
+    volnic_tools::format::format_segment(&args, 3, Default::default()).unwrap();
+    let before = bytes(&seg);
+    for (send, recv) in [(&seg, &a), (&a, &seg)] {
+        let up = UpArgs {
+            send: Some(send.clone()),
+            recv: Some(recv.clone()),
+            ..UpArgs::default()
+        };
+        let message = up.settings().expect_err("refused");
+        check_row("M31", &message);
+    }
+    assert_eq!(bytes(&seg), before);
+}
+
+/// M32: a member number outside the segment: refused, nothing created.
+#[test]
+fn m32_member_outside_the_segment() {
+    let dir = temp_dir();
+    let path = dir.path().join("member.vol");
+    for member in [0, 4] {
+        let args = FormatArgs {
+            path: path.clone(),
+            block_size: BLOCK,
+            blocks: RING,
+            writer_node: 1,
+            reader_node: 2,
+            force: false,
+            authenticated: false,
+            members: Some(3),
+            member: Some(member),
+            segment_id: None,
+        };
+        let message = volnic_tools::format::format_segment(&args, 3, Default::default())
+            .expect_err("refused");
+        check_row("M32", &message);
+    }
+    assert!(!path.exists());
+}
+
 #[test]
 fn every_row_of_the_troubleshooting_table_is_tested() {
     let doc = include_str!("../../docs/TROUBLESHOOTING.md");
@@ -842,7 +900,7 @@ fn every_row_of_the_troubleshooting_table_is_tested() {
         .filter_map(|l| l.strip_prefix("| M"))
         .map(|l| format!("M{}", l.split(' ').next().unwrap()))
         .collect();
-    let tested: Vec<String> = (1..=30).map(|i| format!("M{i}")).collect();
+    let tested: Vec<String> = (1..=32).map(|i| format!("M{i}")).collect();
     assert_eq!(
         rows, tested,
         "rows of docs/TROUBLESHOOTING.md and tests here"
