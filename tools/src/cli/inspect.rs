@@ -59,6 +59,18 @@ pub fn run(args: InspectArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// The storage line: its logical sector, and whether the blocks fit it.
+fn print_storage(sector_size: u32, block_size: u32) {
+    println!(
+        "storage       {sector_size}-byte logical sectors{}",
+        if block_size.is_multiple_of(sector_size) {
+            ""
+        } else {
+            ": the blocks are not a multiple of them, reformat with a larger --block-size"
+        }
+    );
+}
+
 fn print_text(path: &Path, found: &Inspection) {
     let sb = &found.superblock;
     println!("volume        {}", path.display());
@@ -66,15 +78,7 @@ fn print_text(path: &Path, found: &Inspection) {
         "format        volnic v1, {} blocks of {} bytes + 2 header blocks ({} bytes on the volume)",
         sb.ring_blocks, sb.block_size, found.bytes
     );
-    println!(
-        "storage       {}-byte logical sectors{}",
-        found.sector_size,
-        if sb.block_size.is_multiple_of(found.sector_size) {
-            ""
-        } else {
-            ": the blocks are not a multiple of them, reformat with a larger --block-size"
-        }
-    );
+    print_storage(found.sector_size, sb.block_size);
     println!(
         "link          writer node {} -> reader node {}, link id {}{}",
         sb.writer_node,
@@ -164,15 +168,7 @@ fn print_segment(path: &Path, seg: &SegmentInspection) {
             seg.bytes
         );
     }
-    println!(
-        "storage       {}-byte logical sectors{}",
-        seg.sector_size,
-        if l.block_size.is_multiple_of(seg.sector_size) {
-            ""
-        } else {
-            ": the blocks are not a multiple of them, reformat with a larger --block-size"
-        }
-    );
+    print_storage(seg.sector_size, l.block_size);
     println!(
         "segment id    {}{}",
         hex(&seg.segment_id),
