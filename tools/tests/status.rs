@@ -187,3 +187,95 @@ fn status_names_what_keeps_a_reader_off_a_volume() {
     let (_, json) = status(&[&b]);
     assert!(json[0]["reader_problem"].is_null());
 }
+
+/// A state record of member `member` of a segment, as its writer would
+/// write it (`state`, update `update`).
+fn member_record(member: u32, state: volnic_core::format::WriterState, update: u64) -> Vec<u8> {
+    let mut rec = volnic_core::format::StateRecord {
+        state,
+        writer_node: member,
+        reader_node: 0,
+        epoch: 9,
+        next_seq: 4,
+        ack_epoch: 0,
+        ack_seq: 0,
+        update_count: update,
+        writer_time_us: 0,
+        host_name: [0; 32],
+        counters: Default::default(),
+        mac: [0; 32],
+    };
+    rec.set_host_name(&format!("member-{member}"));
+    let mut block = vec![0u8; 4096];
+    rec.emit(&mut block);
+    block
+}
+
+/// `volnic status SEGMENT` judges every member region's writer as it
+/// judges a volume's: one whose record keeps changing is alive, one whose
+/// record says running but stands still stopped without shutting down,
+/// one that shut down cleanly is said so, one never started likewise.
+#[test]
+fn status_judges_every_member_of_a_segment() {
+    use std::io::{Seek, SeekFrom, Write};
+    use volnic_core::format::WriterState;
+    use volnic_core::segment::SegmentHeader;
+    let dir = tempfile::tempdir().unwrap();
+    let seg = dir.path().join("segment");
+    let out = Command::new(env!("CARGO_BIN_EXE_volnic"))
+        .args([
+            "format",
+            seg.to_str().unwrap(),
+            "--members",
+            "4",
+            "--blocks",
+            "16",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let bytes = std::fs::read(&seg).unwrap();
+    let layout = SegmentHeader::parse(&bytes[..4096]).unwrap().layout();
+    let record_at = |m: u32| layout.region_offset(m) + 4096;
+    let put = |m: u32, block: &[u8]| {
+        let mut f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+        f.seek(SeekFrom::Start(record_at(m))).unwrap();
+        f.write_all(block).unwrap();
+    };
+    put(1, &member_record(1, WriterState::ShuttingDown, 5));
+    put(3, &member_record(3, WriterState::Running, 5));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let live = {
+        let (seg, stop) = (seg.clone(), stop.clone());
+        let at = record_at(2);
+        std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+            let mut update = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                update += 1;
+                f.seek(SeekFrom::Start(at)).unwrap();
+                f.write_all(&member_record(2, WriterState::Running, update))
+                    .unwrap();
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let (text, json) = status(&[&seg]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    live.join().unwrap();
+    let members = json[0]["members"].as_array().expect("members");
+    let liveness: Vec<&str> = members
+        .iter()
+        .map(|m| m["liveness"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        liveness,
+        ["shut-down", "alive", "stale", "never-started"],
+        "{json}"
+    );
+    assert_eq!(json[0]["segment"]["members"], 4);
+    assert!(members[1]["updates"].as_u64().unwrap() > 3, "{json}");
+    assert!(text.contains("member  2 alive"), "{text}");
+    assert!(text.contains("'member-3'"), "{text}");
+}

@@ -2,7 +2,8 @@
 //! state record twice, `--watch-ms` apart: a live writer rewrites it at
 //! least every fifth of its peer timeout, so a record that does not change
 //! over the watch belongs to a writer that stopped (or whose storage path
-//! stalled). Reads only.
+//! stalled). A segment (either form) is reported member by member, each
+//! region's writer judged the same way. Reads only.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -15,7 +16,8 @@ use volnic_core::Volume;
 
 use crate::cli::inspect::state_json;
 use crate::filevol::{FileVolume, OpenMode};
-use crate::inspect::read_records;
+use crate::format::hex;
+use crate::inspect::{inspect_segment, read_records, SegmentInspection};
 
 #[derive(Args, Debug, Clone)]
 pub struct StatusArgs {
@@ -204,11 +206,84 @@ impl StatusArgs {
     }
 }
 
+/// One member region of a segment, as the watch found it.
+#[derive(Clone, Debug)]
+pub struct MemberStatus {
+    pub member: u32,
+    pub state: Result<StateRecord, FormatError>,
+    pub updates: u64,
+    pub liveness: Liveness,
+}
+
+/// A segment's status: every member region's writer, judged as a
+/// volume's is.
+#[derive(Clone, Debug)]
+pub struct SegmentStatus {
+    pub path: PathBuf,
+    pub segment: SegmentInspection,
+    pub members: Vec<MemberStatus>,
+}
+
+/// Judges each member region of `before` by its record then and now.
+pub fn judge_segment(
+    path: &Path,
+    before: &SegmentInspection,
+    now: SegmentInspection,
+) -> SegmentStatus {
+    let members = before
+        .regions
+        .iter()
+        .zip(&now.regions)
+        .map(|(a, b)| MemberStatus {
+            member: b.member,
+            liveness: judge(&a.state, &b.state),
+            updates: match (&a.state, &b.state) {
+                (Ok(x), Ok(y)) if x.epoch == y.epoch => {
+                    y.update_count.saturating_sub(x.update_count)
+                }
+                (Ok(_), Ok(_)) => 1,
+                _ => 0,
+            },
+            state: b.state,
+        })
+        .collect();
+    SegmentStatus {
+        path: path.to_path_buf(),
+        segment: now,
+        members,
+    }
+}
+
+fn segment_of(path: &Path) -> Result<SegmentInspection, String> {
+    inspect_segment(path)?.ok_or_else(|| {
+        format!(
+            "{} stopped being a volnic segment during the watch: check what writes it",
+            path.display()
+        )
+    })
+}
+
 pub fn run(args: StatusArgs) -> Result<(), String> {
     args.check()?;
-    let found = status(&args.paths, Duration::from_millis(args.watch_ms))?;
+    // Segments (either form) are watched beside the volumes, in the same
+    // watch.
+    let (segments, volumes): (Vec<PathBuf>, Vec<PathBuf>) = args
+        .paths
+        .iter()
+        .cloned()
+        .partition(|p| matches!(inspect_segment(p), Ok(Some(_))));
+    let before = segments
+        .iter()
+        .map(|p| segment_of(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let found = status(&volumes, Duration::from_millis(args.watch_ms))?;
+    let mut seen = Vec::new();
+    for (path, first) in segments.iter().zip(&before) {
+        seen.push(judge_segment(path, first, segment_of(path)?));
+    }
     if args.json {
-        let list: Vec<Value> = found.iter().map(|s| to_json(s, &found)).collect();
+        let mut list: Vec<Value> = found.iter().map(|s| to_json(s, &found)).collect();
+        list.extend(seen.iter().map(segment_json));
         println!(
             "{}",
             serde_json::to_string_pretty(&Value::Array(list)).unwrap_or_default()
@@ -221,7 +296,59 @@ pub fn run(args: StatusArgs) -> Result<(), String> {
         }
         print_text(s, &found, args.watch_ms);
     }
+    for (i, s) in seen.iter().enumerate() {
+        if i > 0 || !found.is_empty() {
+            println!();
+        }
+        print_segment(s, args.watch_ms);
+    }
     Ok(())
+}
+
+fn print_segment(s: &SegmentStatus, watch_ms: u64) {
+    let l = &s.segment.layout;
+    println!("segment   {}", s.path.display());
+    println!(
+        "format    {} form, {} members, segment id {}",
+        if s.segment.together {
+            "together"
+        } else {
+            "apart"
+        },
+        l.members,
+        hex(&s.segment.segment_id)
+    );
+    for m in &s.members {
+        let who = match &m.state {
+            Ok(st) => format!(
+                " (host '{}', epoch {}, next seq {}, {} update(s) in {watch_ms} ms)",
+                st.host_name_str(),
+                st.epoch,
+                st.next_seq,
+                m.updates
+            ),
+            Err(_) => String::new(),
+        };
+        println!("member {:>2} {}{who}", m.member, m.liveness.describe());
+    }
+}
+
+fn segment_json(s: &SegmentStatus) -> Value {
+    let l = &s.segment.layout;
+    json!({
+        "path": s.path.display().to_string(),
+        "segment": {
+            "form": if s.segment.together { "together" } else { "apart" },
+            "members": l.members,
+            "segment_id": hex(&s.segment.segment_id),
+        },
+        "members": s.members.iter().map(|m| json!({
+            "member": m.member,
+            "liveness": m.liveness.key(),
+            "updates": m.updates,
+            "state": m.state.as_ref().ok().map(state_json),
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// Where another of the listed volumes is written by this volume's reader,
