@@ -4,19 +4,25 @@
 #[allow(unused_imports)]
 use super::*;
 
+/// The first block of the state area (the state record; a segment
+/// region's acknowledgement table follows it, over `state_blocks` blocks).
 pub(super) const STATE_BLOCK: u64 = 1;
-pub(super) const RING_START: u64 = 2;
 
 /// The geometry of the volume whose block 0 starts with `block0`, by the
-/// engine's superblock parser (so the mirror accepts what a reader would);
-/// `Err` says what is wrong.
+/// engine's parsers (so the mirror accepts what a reader would): a link
+/// volume's superblock, or a segment region's (an apart-form member
+/// volume, whose state area may span several blocks); `Err` says what is
+/// wrong.
 pub fn parse_geometry(block0: &[u8]) -> Result<Geometry, String> {
     let head = block0
         .get(..SUPERBLOCK_LEN)
         .ok_or_else(|| "superblock cut short".to_owned())?;
-    Superblock::parse(head)
-        .map(|sb| sb.geometry())
-        .map_err(|e| e.to_string())
+    match Superblock::parse(head) {
+        Ok(sb) => Ok(sb.geometry()),
+        Err(e) => volnic_core::segment::RegionSuperblock::parse(head)
+            .map(|r| r.layout().geometry())
+            .map_err(|_| e.to_string()),
+    }
 }
 
 /// A geometry for messages: "8 ring blocks of 4096 bytes".
@@ -216,7 +222,7 @@ impl<S: Volume, D: Volume> PollingMirror<S, D> {
             pending: VecDeque::new(),
             paused: Arc::new(AtomicBool::new(false)),
             block: AlignedBuf::new(bs),
-            state_block: AlignedBuf::new(bs),
+            state_block: AlignedBuf::new(bs * geometry.state_blocks as usize),
             chunk,
             stats: PollStats::default(),
         })
@@ -353,6 +359,8 @@ impl<S: Volume, D: Volume> PollingMirror<S, D> {
         Ok(applied)
     }
 
+    /// Reads block `block` into the block buffer, or (`into_state`) the
+    /// whole state area from `block` on into the state buffer.
     fn read_block(&mut self, block: u64, into_state: bool) -> Result<(), MirrorError> {
         let offset = self.block_range(block).start as u64;
         let buf = if into_state {
@@ -365,15 +373,18 @@ impl<S: Volume, D: Volume> PollingMirror<S, D> {
             .map_err(io_err(&self.src_name))
     }
 
-    /// Reads the state record, then chases the ring; writes the changed
-    /// data blocks, then the state record.
+    /// Reads the state area, then chases the ring; writes the changed
+    /// data blocks, then the changed blocks of the state area, the last
+    /// first (the state record, in block 1, last of all).
     fn tick(&mut self) -> Result<usize, MirrorError> {
         self.read_block(STATE_BLOCK, true)?;
-        let state_changed = self.differs(STATE_BLOCK, self.state_block.as_slice());
+        let bs = self.geometry.block_size as usize;
+        let state_blocks = u64::from(self.geometry.state_blocks);
+        let ring_start = self.geometry.ring_start();
         let mut copied = 0;
         let ring = u64::from(self.geometry.ring_blocks);
         for _ in 0..ring {
-            let block = RING_START + self.chase;
+            let block = ring_start + self.chase;
             self.read_block(block, false)?;
             if !self.differs(block, self.block.as_slice()) {
                 break;
@@ -385,13 +396,20 @@ impl<S: Volume, D: Volume> PollingMirror<S, D> {
             copied += 1;
             self.chase = (self.chase + 1) % ring;
         }
-        if state_changed {
-            let data = std::mem::replace(&mut self.state_block, AlignedBuf::new(0));
-            let result = self.emit(STATE_BLOCK, data.as_slice());
-            self.state_block = data;
-            result?;
-            copied += 1;
+        let area = std::mem::replace(&mut self.state_block, AlignedBuf::new(0));
+        let mut result = Ok(());
+        for i in (0..state_blocks).rev() {
+            let data = &area.as_slice()[i as usize * bs..(i as usize + 1) * bs];
+            if self.differs(STATE_BLOCK + i, data) {
+                result = self.emit(STATE_BLOCK + i, data);
+                if result.is_err() {
+                    break;
+                }
+                copied += 1;
+            }
         }
+        self.state_block = area;
+        result?;
         Ok(copied)
     }
 
@@ -410,6 +428,7 @@ impl<S: Volume, D: Volume> PollingMirror<S, D> {
         let mut copied = 0;
         let mut chunk = std::mem::replace(&mut self.chunk, AlignedBuf::new(0));
         let mut result = Ok(());
+        let ring_start = self.geometry.ring_start();
         let mut at = 0usize;
         while at < total {
             let n = (total - at).min(chunk_len);
@@ -423,7 +442,7 @@ impl<S: Volume, D: Volume> PollingMirror<S, D> {
                 if !self.differs(block, data) {
                     continue;
                 }
-                if block < RING_START {
+                if block < ring_start {
                     head.push((block, data.to_vec()));
                     continue;
                 }
@@ -432,7 +451,7 @@ impl<S: Volume, D: Volume> PollingMirror<S, D> {
                     break;
                 }
                 copied += 1;
-                changed_slots.push(block - RING_START);
+                changed_slots.push(block - ring_start);
             }
             if result.is_err() {
                 break;

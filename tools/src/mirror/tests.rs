@@ -303,3 +303,81 @@ fn parse_geometry_rejects_bad_superblocks() {
     sb[20] ^= 1;
     assert!(parse_geometry(&sb).is_err(), "a damaged superblock");
 }
+
+/// A volume whose bytes the test keeps a handle on while the mirror owns
+/// it.
+#[derive(Clone)]
+struct Handle(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl Volume for Handle {
+    fn len_bytes(&self) -> u64 {
+        self.0.borrow().len() as u64
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), volnic_core::VolumeError> {
+        let v = self.0.borrow();
+        buf.copy_from_slice(&v[offset as usize..offset as usize + buf.len()]);
+        Ok(())
+    }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), volnic_core::VolumeError> {
+        self.0.borrow_mut()[offset as usize..offset as usize + data.len()].copy_from_slice(data);
+        Ok(())
+    }
+}
+
+/// The polling mirror carries an apart-form segment member's volume: it
+/// takes its geometry from the region superblock, copies every block of
+/// a state area that spans several blocks (8 members in 512-byte blocks:
+/// two) on its ticks, not only at sweeps, and the ring after it.
+#[test]
+fn polling_mirror_carries_a_segment_region_with_a_multi_block_state_area() {
+    use volnic_core::segment::{RegionSuperblock, SegmentLayout};
+    let layout = SegmentLayout {
+        block_size: 512,
+        ring_blocks: 8,
+        members: 8,
+    };
+    let geo = layout.geometry();
+    assert_eq!(
+        geo.state_blocks, 2,
+        "(328 + 24 × 8) bytes in 512-byte blocks"
+    );
+    let len = layout.region_bytes() as usize;
+    let src = Handle(std::rc::Rc::new(std::cell::RefCell::new(vec![0u8; len])));
+    let dst = Handle(std::rc::Rc::new(std::cell::RefCell::new(vec![0u8; len])));
+    RegionSuperblock {
+        block_size: 512,
+        ring_blocks: 8,
+        flags: 0,
+        link_id: [3; 16],
+        member: 3,
+        members: 8,
+        segment_id: [9; 16],
+        formatted_at_ms: 0,
+    }
+    .emit(&mut src.0.borrow_mut()[..SUPERBLOCK_LEN]);
+    assert_eq!(parse_geometry(&src.0.borrow()[..512]).unwrap(), geo);
+    let config = PollConfig {
+        sweep_interval: Duration::from_secs(3600),
+        ..PollConfig::default()
+    };
+    let mut m = PollingMirror::new(src.clone(), dst.clone(), config).unwrap();
+    assert!(m.step().unwrap().swept, "the first step sweeps");
+    assert_eq!(*dst.0.borrow(), *src.0.borrow());
+    // A writer's turn: ring slot 0 (block 1 + S), then both blocks of its
+    // state area.
+    {
+        let mut v = src.0.borrow_mut();
+        let ring = geo.slot_index_offset(0) as usize;
+        v[ring..ring + 512].copy_from_slice(&fill(512, 1));
+        v[512..1536].copy_from_slice(&fill(1024, 2));
+    }
+    let report = m.step().unwrap();
+    assert!(!report.swept);
+    assert_eq!(report.copied, 3, "one ring block and two state blocks");
+    assert_eq!(*dst.0.borrow(), *src.0.borrow());
+    // Only the state area's second block changes (the acknowledgement
+    // table moved): it too is carried by a tick.
+    src.0.borrow_mut()[1024 + 100] ^= 0xff;
+    assert_eq!(m.step().unwrap().copied, 1);
+    assert_eq!(*dst.0.borrow(), *src.0.borrow());
+}
