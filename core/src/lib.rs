@@ -32,6 +32,8 @@ pub mod queue;
 #[cfg(test)]
 mod sector_tests;
 pub mod segment;
+#[cfg(test)]
+mod segment_tests;
 pub mod settings;
 pub mod stats;
 #[cfg(any(test, feature = "testkit"))]

@@ -93,3 +93,71 @@ impl crate::host_config::SettingSource for SettingMap {
         self.0.get(name).and_then(|v| v.parse().ok())
     }
 }
+
+/// A together-form segment of `layout` in memory, formatted: the segment
+/// header, zeroed head blocks, and for each member `k` a region
+/// superblock with link id `[k; 16]` and a zeroed state area and ring.
+pub fn together_segment(
+    layout: crate::segment::SegmentLayout,
+    segment_id: [u8; 16],
+) -> Result<SharedVolume, VolumeError> {
+    use crate::segment::SegmentHeader;
+    let mut vol = SharedVolume::new(layout.together_bytes() as usize);
+    for member in 1..=layout.members {
+        let mut region = region_window(&vol, layout, member);
+        format_region(&mut region, layout, member, segment_id)?;
+    }
+    let mut block = vec![0u8; layout.block_size as usize];
+    SegmentHeader {
+        block_size: layout.block_size,
+        ring_blocks: layout.ring_blocks,
+        flags: 0,
+        segment_id,
+        members: layout.members,
+        formatted_at_ms: 0,
+    }
+    .emit(&mut block);
+    vol.write_at(0, &block)?;
+    Ok(vol)
+}
+
+/// Member `member`'s region of the together-form segment on `vol`.
+pub fn region_window(
+    vol: &SharedVolume,
+    layout: crate::segment::SegmentLayout,
+    member: u32,
+) -> crate::volume::Window<SharedVolume> {
+    crate::volume::Window {
+        inner: vol.clone(),
+        offset: layout.region_offset(member),
+        len: layout.region_bytes(),
+    }
+}
+
+/// Writes member `member`'s region (superblock with link id `[member;
+/// 16]`, zeroed state area and ring) at the start of `vol`: an apart-form
+/// member volume, or a together-form region seen through its window.
+pub fn format_region<V: Volume>(
+    vol: &mut V,
+    layout: crate::segment::SegmentLayout,
+    member: u32,
+    segment_id: [u8; 16],
+) -> Result<(), VolumeError> {
+    use crate::segment::RegionSuperblock;
+    let bs = layout.block_size as usize;
+    let zero = vec![0u8; layout.region_bytes() as usize];
+    vol.write_at(0, &zero)?;
+    let mut block = vec![0u8; bs];
+    RegionSuperblock {
+        block_size: layout.block_size,
+        ring_blocks: layout.ring_blocks,
+        flags: 0,
+        link_id: [member as u8; 16],
+        member,
+        members: layout.members,
+        segment_id,
+        formatted_at_ms: 0,
+    }
+    .emit(&mut block);
+    vol.write_at(0, &block)
+}

@@ -152,6 +152,53 @@ impl<V: Volume + ?Sized> Volume for alloc::boxed::Box<V> {
     }
 }
 
+/// A window of a volume: `len` bytes from byte `offset` on, seen as a
+/// volume of its own — one member's region of a together-form segment
+/// (docs/FORMAT.md, "Segments"), which both link halves read and write
+/// as if it were a volume by itself. `offset` is a multiple of the block
+/// size, so the engine's alignment holds through the window.
+#[derive(Clone, Debug)]
+pub struct Window<V> {
+    pub inner: V,
+    pub offset: u64,
+    pub len: u64,
+}
+
+impl<V: Volume> Window<V> {
+    /// The inner volume's range of `[offset, offset + len)`; access
+    /// beyond it is refused as out of range.
+    fn range(&self, offset: u64, n: usize) -> Result<u64, VolumeError> {
+        let out = || VolumeError::new(VolumeErrorKind::OutOfRange, 0);
+        let end = offset.checked_add(n as u64).ok_or_else(out)?;
+        if end > self.len {
+            return Err(out());
+        }
+        self.offset.checked_add(offset).ok_or_else(out)
+    }
+}
+
+impl<V: Volume> Volume for Window<V> {
+    fn len_bytes(&self) -> u64 {
+        self.len
+            .min(self.inner.len_bytes().saturating_sub(self.offset))
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
+        let at = self.range(offset, buf.len())?;
+        self.inner.read_at(at, buf)
+    }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), VolumeError> {
+        let at = self.range(offset, data.len())?;
+        self.inner.write_at(at, data)
+    }
+    fn current_len(&mut self) -> Result<u64, VolumeError> {
+        let whole = self.inner.current_len()?;
+        Ok(self.len.min(whole.saturating_sub(self.offset)))
+    }
+    fn sector_size(&self) -> u32 {
+        self.inner.sector_size()
+    }
+}
+
 /// A volume held in memory: the reference implementation used by unit tests
 /// and by hosts that simulate storage.
 #[derive(Clone, Debug, Default)]

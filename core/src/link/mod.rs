@@ -18,6 +18,7 @@
 //! halves say so. This file holds the vocabulary both use (configuration,
 //! errors, reports) and the composition.
 
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::auth::AuthKey;
@@ -26,12 +27,16 @@ use crate::format::{
     HOST_NAME_LEN, MAC_LEN,
 };
 use crate::queue::SendQueue;
+use crate::segment::{AckEntry, MAX_MEMBERS};
 use crate::stats::Counters;
 use crate::volume::{Volume, VolumeError, VolumeErrorKind};
 
+mod head;
 mod reader;
 mod reassembly;
 mod writer;
+
+pub use head::{RegionInfo, VolumeHead};
 
 use reader::Reader;
 use writer::{Phase, Writer};
@@ -190,6 +195,10 @@ pub enum LinkError {
     /// The send volume's blocks are smaller than (or not a multiple of) its
     /// storage's logical sector: no block could be written whole.
     BlockSizeBelowSector { block_size: u32, sector_size: u32 },
+    /// The number of receive volumes does not fit the send volume: a
+    /// link's end reads one, a member of a segment of `members` one to
+    /// `members − 1` (the others' regions).
+    ReceiveCount { given: usize, members: Option<u32> },
 }
 
 /// Who overwrote a claim or a running writer's record, as far as its record
@@ -300,6 +309,8 @@ impl fmt::Display for LinkError {
             LinkError::VolumeNotAuthenticated => f.write_str("a key is configured but the send volume was formatted without authentication: reformat it with `volnic format --authenticated`"),
             LinkError::ClaimLost(c) => write!(f, "send volume was claimed at the same time by {c}: this node yields and wrote nothing but its claim; two nodes must not share a send volume; give each node its own (check the volume paths and NodeId on both)"),
             LinkError::SendLost(cause) => write!(f, "stopped writing: {cause}"),
+            LinkError::ReceiveCount { given, members: None } => write!(f, "{given} receive volumes given, but the send volume is one end of a two-node link, which reads exactly one: give the peer's send volume as the one receive volume"),
+            LinkError::ReceiveCount { given, members: Some(m) } => write!(f, "{given} receive volumes given, but the send volume is a region of a segment of {m} members: give 1 to {} receive volumes, the other members' regions", m - 1),
         }
     }
 }
@@ -347,6 +358,19 @@ pub enum PeerProblem {
     /// The receive volume's blocks are smaller than (or not a multiple of)
     /// its storage's logical sector: they cannot be read whole.
     SectorSize { block_size: u32, sector_size: u32 },
+    /// The receive volume is a segment's region (of `members`), but this
+    /// node's send volume is one end of a two-node link.
+    RegionForLink { members: u32 },
+    /// The receive volume is one end of a two-node link, but this node's
+    /// send volume is a segment's region.
+    LinkVolumeForRegion,
+    /// The receive volume is a region of another segment (another
+    /// segment id, or `members` where this node's has another count).
+    OtherSegment { members: u32 },
+    /// Two receive volumes hold regions of the same member: one is that
+    /// member's, the other a copy, or two members were formatted with one
+    /// node id.
+    DuplicateMember { member: u32 },
 }
 
 impl fmt::Display for PeerProblem {
@@ -368,6 +392,10 @@ impl fmt::Display for PeerProblem {
             PeerProblem::RecordInvalid(e) => write!(f, "the peer's state record does not decode ({e}): check the mirror and that both nodes run the same volnic version"),
             PeerProblem::ForeignRecord { writer_node, reader_node } => write!(f, "the receive volume's state record belongs to another link (writer node {writer_node}, reader node {reader_node}): check which volumes are mirrored where"),
             PeerProblem::StaleRecord { epoch, update_count } => write!(f, "the peer's state record (epoch {epoch}, update {update_count}) is older than one already read: the receive volume was rolled back or old writes are replayed; waiting for a current record"),
+            PeerProblem::RegionForLink { members } => write!(f, "receive volume is a region of a segment of {members} members, but this node's send volume is one end of a two-node link: join the segment with its own region (`volnic format --members`), or receive on the peer's link volume"),
+            PeerProblem::LinkVolumeForRegion => f.write_str("receive volume is one end of a two-node link, but this node's send volume is a segment's region: receive on the other members' regions of the same segment"),
+            PeerProblem::OtherSegment { members } => write!(f, "receive volume is a region of another segment ({members} members, another segment id): every member's volume must come from one `volnic format --members` (the same --segment-id); check which volumes are mirrored where"),
+            PeerProblem::DuplicateMember { member } => write!(f, "two receive volumes hold the region of member {member}: give each member's volume once, and format every member's volume with its own --member"),
             PeerProblem::Stalled { seq, writer_next } => write!(f, "the reader is held at block {seq} for longer than the peer timeout while the peer says it has written up to {writer_next}: check the mirror"),
         }
     }
@@ -397,6 +425,23 @@ impl PeerState {
     }
 }
 
+/// One peer as a node follows it (`Link::peers`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerStatus {
+    /// The member whose region is followed (its node id; 0: no superblock
+    /// followed yet).
+    pub member: u32,
+    pub state: PeerState,
+    /// This peer alone would keep the link up.
+    pub up: bool,
+    /// Why this peer's side is down, if it is.
+    pub problem: Option<PeerProblem>,
+    /// The peer's epoch followed and the next sequence expected.
+    pub position: (u64, u64),
+    /// The peer's acknowledgement of this node: (epoch, next seq it wants).
+    pub ack: (u64, u64),
+}
+
 /// What one call of [`Link::poll`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PollReport {
@@ -422,28 +467,147 @@ impl PollReport {
     }
 }
 
-/// What the writer half publishes and obeys of the reader half, taken
-/// from the reader each time the writer needs it.
+/// What the writer half publishes and obeys of the reader halves, put
+/// together from every reader each time the writer needs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct PeerFeedback {
-    /// The acknowledgement this node sends in its blocks and records: the
-    /// peer's epoch followed and the next sequence expected of it.
+    /// The acknowledgement a link's node sends in its blocks and records:
+    /// the peer's epoch followed and the next sequence expected of it
+    /// (zero on a segment, whose acknowledgements are in `table`).
     ack_sent: (u64, u64),
     /// Low 32 bits of the link tag of the receive volume `ack_sent` is
     /// about (0: no run followed), so a restarted reader resumes only on
     /// that volume.
     ack_link_tag: u32,
+    /// A segment member's acknowledgement of every member it reads
+    /// (index member − 1; its own entry and members not read are zero).
+    table: [AckEntry; MAX_MEMBERS as usize],
+    /// The first block of this run that some live reader has not yet
+    /// acknowledged: the writer stays within one ring of it (`None`: no
+    /// live reader holds the writer back).
+    flow_floor: Option<u64>,
+    /// The first block of this run that some reader following this node
+    /// has not acknowledged: a block overwritten from there on is counted
+    /// as a drop.
+    unread_floor: u64,
+}
+
+/// What one reader half tells the writer half.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ReaderFeedback {
+    /// The peer's epoch followed and the next sequence expected of it.
+    ack_sent: (u64, u64),
+    /// Low 32 bits of the followed receive volume's link tag (0: no run
+    /// followed).
+    ack_link_tag: u32,
+    /// The member whose region is followed (its writer node; 0: none).
+    member: u32,
     /// The peer's acknowledgement of this node's blocks: (epoch, next seq
     /// it wants).
     peer_ack: (u64, u64),
     /// The peer is live (running or starting, and fresh): flow control
-    /// holds the writer to what the peer has acknowledged.
+    /// holds the writer to what it has acknowledged.
     peer_live: bool,
+    /// A record of the peer has been read: it follows this node (or did).
+    peer_known: bool,
+}
+
+/// First of this run's blocks (epoch `own_epoch`) that a reader
+/// acknowledging `peer_ack` has not read: nothing of this run until it
+/// acknowledges this run.
+fn acked_through(own_epoch: u64, peer_ack: (u64, u64)) -> u64 {
+    if peer_ack.0 == own_epoch {
+        peer_ack.1
+    } else {
+        0
+    }
+}
+
+/// The writer's feedback from `readers`, one per peer, for its run
+/// `own_epoch`; `segment` when the writer writes a region.
+fn writer_feedback(
+    own_epoch: u64,
+    segment: bool,
+    readers: impl Iterator<Item = ReaderFeedback>,
+) -> PeerFeedback {
+    let mut fb = PeerFeedback {
+        ack_sent: (0, 0),
+        ack_link_tag: 0,
+        table: [AckEntry::default(); MAX_MEMBERS as usize],
+        flow_floor: None,
+        unread_floor: u64::MAX,
+    };
+    let mut any = false;
+    for r in readers {
+        let acked = acked_through(own_epoch, r.peer_ack);
+        if r.peer_live {
+            fb.flow_floor = Some(fb.flow_floor.map_or(acked, |f| f.min(acked)));
+        }
+        if !segment {
+            // A link: its one reader, known or not, as always.
+            fb.ack_sent = r.ack_sent;
+            fb.ack_link_tag = r.ack_link_tag;
+            fb.unread_floor = fb.unread_floor.min(acked);
+            any = true;
+            continue;
+        }
+        if r.peer_known {
+            fb.unread_floor = fb.unread_floor.min(acked);
+            any = true;
+        }
+        if let Some(entry) = (r.member as usize)
+            .checked_sub(1)
+            .and_then(|i| fb.table.get_mut(i))
+        {
+            if r.ack_link_tag != 0 {
+                *entry = AckEntry {
+                    ack_epoch: r.ack_sent.0,
+                    ack_seq: r.ack_sent.1,
+                    ack_link_tag: r.ack_link_tag,
+                };
+            }
+        }
+    }
+    if !any {
+        fb.unread_floor = 0;
+    }
+    fb
 }
 
 /// Where a reader stood on a receive volume: (low 32 bits of its link
 /// tag, the one blocks carry; the peer's epoch; the next sequence).
 type ReadMark = (u32, u64, u64);
+
+/// Where this node's previous run had read to, from its last state area:
+/// one mark on a link (the record's `ack_*` fields), one per member read
+/// on a segment (the acknowledgement table's entries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ReadMarks {
+    marks: [ReadMark; MAX_MEMBERS as usize],
+    len: usize,
+}
+
+impl ReadMarks {
+    const NONE: ReadMarks = ReadMarks {
+        marks: [(0, 0, 0); MAX_MEMBERS as usize],
+        len: 0,
+    };
+
+    fn push(&mut self, mark: ReadMark) {
+        if mark.0 != 0 && mark.1 != 0 && self.len < self.marks.len() {
+            self.marks[self.len] = mark;
+            self.len += 1;
+        }
+    }
+
+    /// The mark of the receive volume whose blocks carry `tag`.
+    fn find(&self, tag: u32) -> Option<(u64, u64)> {
+        self.marks[..self.len]
+            .iter()
+            .find(|m| m.0 == tag && tag != 0)
+            .map(|m| (m.1, m.2))
+    }
+}
 
 /// Largest peer timeout a peer's declaration is followed up to (the
 /// largest a volnic node may be configured with).
@@ -464,21 +628,44 @@ pub fn receive_volume_problem(
         own.writer_node,
         own.block_size,
         own.authenticated(),
-        recv,
+        None,
+        &VolumeHead {
+            sb: *recv,
+            geo: recv.geometry(),
+            region: None,
+        },
         sector,
         len,
     )
 }
 
-/// One node's end of a link: the writer half on its send volume, the
-/// reader half following the peer on its receive volume, and what they
-/// share — the counters both add to, and the link state both decide.
+/// What would keep member `member` (of the segment `own`, with
+/// `block_size`-byte blocks, keyed or not) from reading the region
+/// `recv`: [`receive_volume_problem`] for segments.
+pub fn receive_region_problem(
+    member: u32,
+    own: &RegionInfo,
+    block_size: u32,
+    keyed: bool,
+    recv: &VolumeHead,
+    sector: usize,
+    len: u64,
+) -> Option<PeerProblem> {
+    reader::receive_problem(member, block_size, keyed, Some(own), recv, sector, len)
+}
+
+/// One node's end of a link: the writer half on its send volume, a
+/// reader half following each peer on its receive volume, and what they
+/// share — the counters all add to, and the link state all decide. A
+/// two-node link has one reader; a member of a segment one per other
+/// member whose region it reads.
 #[derive(Debug)]
 pub struct Link {
     /// The send side: claim, blocks, state record, ring read-back.
     writer: Writer,
-    /// The receive side: the peer followed on the receive volume.
-    reader: Reader,
+    /// The receive side: each peer followed on its receive volume, in the
+    /// order the host gives the volumes.
+    readers: Vec<Reader>,
     /// The link state as the last poll found it (down once the writer
     /// stops, whatever the reader sees).
     link_up: bool,
@@ -518,32 +705,91 @@ impl Link {
         now_us: u64,
         epoch_seed: u64,
     ) -> Result<Link, LinkError> {
-        let (writer, resume_floor) = Writer::open(cfg.clone(), send, now_us, epoch_seed)?;
-        let mut reader = Reader::try_new(
-            cfg,
-            writer.geometry(),
-            writer.block_payload(),
-            writer.epoch(),
-            resume_floor,
-            now_us,
-        )
-        .ok_or(LinkError::OutOfMemory)?;
+        Self::open_all(cfg, send, core::slice::from_mut(recv), now_us, epoch_seed)
+    }
+
+    /// [`Link::open`] with one receive volume per peer: one for a link's
+    /// end; for a member of a segment (its send volume a region), the
+    /// regions of the other members it reads, in any order.
+    pub fn open_all<S: Volume, R: Volume>(
+        cfg: LinkConfig,
+        send: &mut S,
+        recvs: &mut [R],
+        now_us: u64,
+        epoch_seed: u64,
+    ) -> Result<Link, LinkError> {
+        let (writer, resume) = Writer::open(cfg.clone(), send, now_us, epoch_seed)?;
+        let members = writer.region().map(|r| r.members);
+        let fits = match members {
+            None => recvs.len() == 1,
+            Some(m) => (1..m as usize).contains(&recvs.len()),
+        };
+        if !fits {
+            return Err(LinkError::ReceiveCount {
+                given: recvs.len(),
+                members,
+            });
+        }
+        let mut readers = Vec::new();
+        readers
+            .try_reserve_exact(recvs.len())
+            .map_err(|_| LinkError::OutOfMemory)?;
         let mut counters = Counters::default();
-        reader
-            .open(recv, &mut counters)
-            .map_err(LinkError::ReceiveIo)?;
+        for recv in recvs.iter_mut() {
+            let mut reader = Reader::try_new(
+                cfg.clone(),
+                writer.geometry(),
+                writer.block_payload(),
+                writer.epoch(),
+                writer.region(),
+                resume,
+                now_us,
+            )
+            .ok_or(LinkError::OutOfMemory)?;
+            reader
+                .open(recv, &mut counters)
+                .map_err(LinkError::ReceiveIo)?;
+            readers.push(reader);
+        }
         let mut link = Link {
             writer,
-            reader,
+            readers,
             link_up: false,
             counters,
         };
+        link.mark_duplicates();
         if matches!(link.writer.phase(), Phase::Claiming { .. }) {
-            let feedback = link.reader.feedback(now_us);
+            let feedback = link.feedback(now_us);
             link.writer
                 .write_claim(send, now_us, &mut link.counters, feedback)?;
         }
         Ok(link)
+    }
+
+    /// The writer's feedback from every reader at `now_us`.
+    fn feedback(&self, now_us: u64) -> PeerFeedback {
+        writer_feedback(
+            self.writer.epoch(),
+            self.writer.region().is_some(),
+            self.readers
+                .iter()
+                .filter(|r| !r.duplicate())
+                .map(|r| r.feedback(now_us)),
+        )
+    }
+
+    /// Marks each reader that follows a member an earlier reader already
+    /// follows (two volumes holding one member's region): it delivers
+    /// nothing and keeps no peer up until that changes.
+    fn mark_duplicates(&mut self) {
+        for i in 0..self.readers.len() {
+            let member = self.readers[i].followed_member();
+            let dup = member != 0
+                && self.readers[..i]
+                    .iter()
+                    .any(|r| r.followed_member() == member);
+            self.readers[i].set_duplicate(dup);
+        }
     }
 
     pub fn counters(&self) -> &Counters {
@@ -572,22 +818,46 @@ impl Link {
     pub fn link_up(&self) -> bool {
         self.link_up
     }
-    /// Why the receive side is down, if it is.
+    /// Why the receive side is down, if it is: none while a peer keeps
+    /// the link up, else the first reader's problem that has one.
     pub fn peer_problem(&self) -> Option<PeerProblem> {
-        self.reader.peer_problem()
+        if self.link_up && self.readers.len() > 1 {
+            return None;
+        }
+        self.readers.iter().find_map(Reader::peer_problem)
+    }
+
+    /// The segment of the region this node writes (`None`: one end of a
+    /// two-node link).
+    pub fn region(&self) -> Option<RegionInfo> {
+        self.writer.region()
+    }
+
+    /// Every peer followed, in the order of the receive volumes given.
+    pub fn peers(&self, now_us: u64) -> impl Iterator<Item = PeerStatus> + '_ {
+        self.readers.iter().map(move |r| PeerStatus {
+            member: r.feedback(now_us).member,
+            state: r.peer_state(now_us),
+            up: r.up(now_us),
+            problem: r.peer_problem(),
+            position: r.peer_position(),
+            ack: r.peer_ack(),
+        })
     }
     /// The send-volume write error that holds the link down, if one does
     /// (a full disk, an I/O error): the link is down until a write works.
     pub fn send_error(&self) -> Option<VolumeError> {
         self.writer.send_error()
     }
-    /// The peer's epoch being followed and the next sequence expected.
+    /// The (first) peer's epoch being followed and the next sequence
+    /// expected.
     pub fn peer_position(&self) -> (u64, u64) {
-        self.reader.peer_position()
+        self.readers.first().map_or((0, 0), Reader::peer_position)
     }
-    /// Acknowledgement received from the peer: (epoch, next seq it wants).
+    /// Acknowledgement received from the (first) peer: (epoch, next seq
+    /// it wants).
     pub fn peer_ack(&self) -> (u64, u64) {
-        self.reader.peer_ack()
+        self.readers.first().map_or((0, 0), Reader::peer_ack)
     }
     /// True while the claim runs: watching for another live writer, or
     /// waiting to read its own claim back (no traffic yet).
@@ -616,8 +886,21 @@ impl Link {
         self.counters.drops_bad_length += 1;
     }
 
+    /// The peer's state; of a segment's peers, the liveliest (running
+    /// before starting, shutting down, silent and unknown).
     pub fn peer_state(&self, now_us: u64) -> PeerState {
-        self.reader.peer_state(now_us)
+        let rank = |s: PeerState| match s {
+            PeerState::Running => 4,
+            PeerState::Starting => 3,
+            PeerState::ShuttingDown => 2,
+            PeerState::Silent => 1,
+            PeerState::Unknown => 0,
+        };
+        self.readers
+            .iter()
+            .map(|r| r.peer_state(now_us))
+            .max_by_key(|s| rank(*s))
+            .unwrap_or(PeerState::Unknown)
     }
 
     /// How long the peer may stay silent before it is taken for gone: the
@@ -625,14 +908,18 @@ impl Link {
     /// its record (it rewrites the record every fifth of its own), so two
     /// nodes configured differently never see a live peer flap.
     pub fn effective_peer_timeout_us(&self) -> u64 {
-        self.reader.effective_peer_timeout_us()
+        self.readers
+            .iter()
+            .map(Reader::effective_peer_timeout_us)
+            .max()
+            .unwrap_or(self.writer.config().peer_timeout_us)
     }
 
     /// The peer's declared peer timeout when it differs from this node's:
     /// `(ours, theirs)` in µs. Freshness follows the larger; hosts name the
     /// mismatch once.
     pub fn peer_timeout_mismatch(&self) -> Option<(u64, u64)> {
-        self.reader.peer_timeout_mismatch()
+        self.readers.iter().find_map(Reader::peer_timeout_mismatch)
     }
 
     /// Moves frames from the send queue into blocks (memory only: call it
@@ -655,6 +942,18 @@ impl Link {
         recv: &mut R,
         sink: &mut dyn FnMut(&[u8]),
     ) -> Result<PollReport, LinkError> {
+        self.poll_all(now_us, send, core::slice::from_mut(recv), sink)
+    }
+
+    /// [`Link::poll`] with the receive volumes given to
+    /// [`Link::open_all`], in the same order.
+    pub fn poll_all<S: Volume, R: Volume>(
+        &mut self,
+        now_us: u64,
+        send: &mut S,
+        recvs: &mut [R],
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<PollReport, LinkError> {
         let mut report = PollReport::default();
         match self.writer.phase() {
             Phase::ShutDown => {
@@ -666,7 +965,7 @@ impl Link {
                 until_us,
                 seen_update,
             } => {
-                let feedback = self.reader.feedback(now_us);
+                let feedback = self.feedback(now_us);
                 let watched = self.writer.watch(
                     now_us,
                     until_us,
@@ -687,12 +986,12 @@ impl Link {
                     // Reading harms no one: follow the peer meanwhile (the
                     // link may show up; frames wait for the claim to settle,
                     // and acknowledgements for the running record).
-                    self.receive(now_us, recv, sink, &mut report);
+                    self.receive(now_us, recvs, sink, &mut report);
                     self.update_link(now_us, &mut report);
                     report.next_due_us = until_us.min(now_us + self.writer.config().state_poll_us);
                     return Ok(report);
                 }
-                let feedback = self.reader.feedback(now_us);
+                let feedback = self.feedback(now_us);
                 let started = self
                     .writer
                     .start_running(now_us, send, &mut self.counters, feedback);
@@ -705,11 +1004,11 @@ impl Link {
         let checked = self.writer.check_ring(now_us, send);
         self.follow_writer();
         checked?;
-        let feedback = self.reader.feedback(now_us);
+        let feedback = self.feedback(now_us);
         self.writer
             .write_ready(now_us, send, &mut report, &mut self.counters, feedback);
-        self.receive(now_us, recv, sink, &mut report);
-        let feedback = self.reader.feedback(now_us);
+        self.receive(now_us, recvs, sink, &mut report);
+        let feedback = self.feedback(now_us);
         let kept = self
             .writer
             .keep_record(now_us, send, &mut report, &mut self.counters, feedback);
@@ -721,18 +1020,24 @@ impl Link {
         Ok(report)
     }
 
-    /// Follows the peer; a moved acknowledgement makes a record due.
+    /// Follows every peer; a moved acknowledgement makes a record due. A
+    /// reader marked a duplicate reads on (so that it notices its volume
+    /// change) but delivers nothing.
     fn receive<R: Volume>(
         &mut self,
         now_us: u64,
-        recv: &mut R,
+        recvs: &mut [R],
         sink: &mut dyn FnMut(&[u8]),
         report: &mut PollReport,
     ) {
-        if self
-            .reader
-            .receive(now_us, recv, sink, report, &mut self.counters)
-        {
+        let mut moved = false;
+        for (reader, recv) in self.readers.iter_mut().zip(recvs.iter_mut()) {
+            let discard = &mut |_: &[u8]| {};
+            let to: &mut dyn FnMut(&[u8]) = if reader.duplicate() { discard } else { sink };
+            moved |= reader.receive(now_us, recv, to, report, &mut self.counters);
+        }
+        self.mark_duplicates();
+        if moved {
             self.writer.note_ack_moved();
         }
     }
@@ -740,7 +1045,7 @@ impl Link {
     /// The link is up while both halves let it be; `report` says so, and
     /// whether that changed.
     fn update_link(&mut self, now_us: u64, report: &mut PollReport) {
-        let up = self.writer.up() && self.reader.up(now_us);
+        let up = self.writer.up() && self.readers.iter().any(|r| r.up(now_us));
         report.link_changed = up != self.link_up;
         self.link_up = up;
         report.link_up = up;
@@ -756,7 +1061,7 @@ impl Link {
 
     fn next_due(&self, now_us: u64) -> u64 {
         let mut due = self.writer.next_due_us();
-        if let Some(silence) = self.reader.silence_due_us() {
+        for silence in self.readers.iter().filter_map(Reader::silence_due_us) {
             due = due.min(silence);
         }
         due.max(now_us)
@@ -769,7 +1074,7 @@ impl Link {
         // The writer flushes every packed block at once, partial ones too,
         // but only as far as a peer live now lets it: unread blocks are
         // never overwritten to make room.
-        let feedback = self.reader.feedback(now_us);
+        let feedback = self.feedback(now_us);
         let stopped = self
             .writer
             .shutdown(now_us, send, &mut self.counters, feedback);

@@ -20,15 +20,16 @@
 use crate::aligned::AlignedBuf;
 use crate::format::{
     BlockCheck, DataHeader, FormatError, Geometry, StateExt, StateRecord, Superblock, WriterState,
-    DATA_HEADER_LEN, SUPERBLOCK_LEN,
+    DATA_HEADER_LEN, STATE_LEN, SUPERBLOCK_LEN,
 };
+use crate::segment::{AckTable, SegmentLayout, MAX_MEMBERS};
 use crate::stats::Counters;
 use crate::volume::{Volume, VolumeError};
 
 use super::reassembly::{payload_consistent, Reassembly};
 use super::{
-    read_head, LinkConfig, PeerFeedback, PeerProblem, PeerState, PollReport, ReadMark, HEAD_MAX,
-    MAX_DECLARED_TIMEOUT_US,
+    read_head, LinkConfig, PeerProblem, PeerState, PollReport, ReadMark, ReadMarks, ReaderFeedback,
+    RegionInfo, VolumeHead, HEAD_MAX, MAX_DECLARED_TIMEOUT_US,
 };
 
 /// One peer's stream, followed.
@@ -45,12 +46,15 @@ pub(super) struct Reader {
     payload_cap: usize,
     /// This node's own epoch: the peer acknowledges blocks of this run.
     own_epoch: u64,
-    recv_sb: Option<Superblock>,
+    /// The segment of this node's own region (`None`: one end of a
+    /// two-node link): every region read must be of it.
+    own_region: Option<RegionInfo>,
+    recv_sb: Option<VolumeHead>,
     /// The receive superblock whose stream `peer` follows. Unlike `recv_sb`
     /// it survives a spell of the superblock failing its checks, so the same
     /// volume coming back is followed on from where it was, not from the
     /// peer's (possibly older) state record, which would deliver again.
-    followed_sb: Option<Superblock>,
+    followed_sb: Option<VolumeHead>,
     problem: Option<PeerProblem>,
     last_peer_read_us: Option<u64>,
     peer: PeerView,
@@ -69,9 +73,11 @@ pub(super) struct Reader {
     /// Never backwards: for the last few receive volumes followed (by the
     /// low 32 bits of their link tag, the one blocks carry), the highest
     /// position reached — (tag, epoch, next sequence); tag 0: empty. The
-    /// first comes from this node's own last state record (its ack
-    /// fields), so a restarted reader does not go back either.
+    /// marks of this node's own last state area (`resume`) count too, so
+    /// a restarted reader does not go back either.
     high_water: [ReadMark; 4],
+    /// Where this node's previous run had read to, by link tag.
+    resume: ReadMarks,
     /// The followed run's next_seq as the writer's records showed it
     /// growing, with when each was first read (oldest first; the first
     /// `hint_log_len` entries are in use).
@@ -84,15 +90,20 @@ pub(super) struct Reader {
     stalled: Option<PeerProblem>,
     /// Plain mode: the reader is held at another link's block.
     foreign_held: Option<PeerProblem>,
+    /// Set while another reader of this node follows the same member's
+    /// region: this one delivers nothing and keeps no link up.
+    duplicate: Option<PeerProblem>,
     /// What the slot the reader waits at, caught up, was counted as.
     idle_counted: Option<(u64, SlotContent)>,
     /// The position acknowledged to the peer moved (a block delivered, a
     /// new run followed) since [`Reader::receive`] last said so.
     ack_moved: bool,
-    /// One block, read apart from `read_buf`: the peer's state record,
-    /// and single slots looked at while `read_buf` still holds a batch
-    /// being walked.
+    /// One block, read apart from `read_buf`: single slots looked at
+    /// while `read_buf` still holds a batch being walked.
     block_buf: AlignedBuf,
+    /// The peer's state area (its record; on a region, the table after
+    /// it): room for the largest, a segment of 32.
+    state_buf: AlignedBuf,
     /// Consecutive ring slots, read in one I/O (`max_read_bytes`).
     read_buf: AlignedBuf,
     /// The receive volume's first sector, read to check its superblock.
@@ -139,29 +150,36 @@ struct PeerView {
 
 impl Reader {
     /// Allocates a reader's buffers (`None`: not enough memory), before it
-    /// has read anything. `resume_floor` is where this node's previous run
-    /// had read to, from its last state record, never gone back past.
+    /// has read anything. `resume` is where this node's previous run had
+    /// read to, from its last state area, never gone back past;
+    /// `own_region` the segment of this node's region, if it writes one.
     pub(super) fn try_new(
         cfg: LinkConfig,
         geo: Geometry,
         payload_cap: usize,
         own_epoch: u64,
-        resume_floor: Option<ReadMark>,
+        own_region: Option<RegionInfo>,
+        resume: ReadMarks,
         now_us: u64,
     ) -> Option<Self> {
         let bs = geo.block_size as usize;
         let block_buf = AlignedBuf::try_new(bs)?;
+        let largest_area = SegmentLayout {
+            block_size: geo.block_size,
+            ring_blocks: geo.ring_blocks,
+            members: MAX_MEMBERS,
+        }
+        .state_blocks() as usize;
+        let state_buf = AlignedBuf::try_new(bs * largest_area.max(1))?;
         let read_buf = AlignedBuf::try_new(bs * (cfg.max_read_bytes / bs).max(1))?;
         let head_buf = AlignedBuf::try_new(HEAD_MAX)?;
-        let mut high_water = [(0, 0, 0); 4];
-        if let Some(floor) = resume_floor {
-            high_water[0] = floor;
-        }
+        let high_water = [(0, 0, 0); 4];
         Some(Reader {
             cfg,
             geo,
             payload_cap,
             own_epoch,
+            own_region,
             recv_sb: None,
             followed_sb: None,
             problem: None,
@@ -183,14 +201,17 @@ impl Reader {
             record_shown: None,
             opened_us: now_us,
             high_water,
+            resume,
             hint_log: [(0, 0); 8],
             hint_log_len: 0,
             progress: ((0, 0), now_us),
             stalled: None,
             foreign_held: None,
+            duplicate: None,
             idle_counted: None,
             ack_moved: false,
             block_buf,
+            state_buf,
             read_buf,
             head_buf,
             recv_sector: 0,
@@ -214,6 +235,7 @@ impl Reader {
     /// Why the receive side is down, if it is.
     pub(super) fn peer_problem(&self) -> Option<PeerProblem> {
         self.problem
+            .or(self.duplicate)
             .or(self.stalled)
             .or(self.foreign_held)
             .or(self.record_shown)
@@ -235,6 +257,7 @@ impl Reader {
     /// live peer is seen does not count: the peer's state does.
     pub(super) fn up(&self, now_us: u64) -> bool {
         self.problem.is_none()
+            && self.duplicate.is_none()
             && self.stalled.is_none()
             && self.foreign_held.is_none()
             && self.peer_state(now_us) == PeerState::Running
@@ -251,15 +274,37 @@ impl Reader {
     }
 
     /// What the writer half publishes and obeys of this reader at `now_us`.
-    pub(super) fn feedback(&self, now_us: u64) -> PeerFeedback {
-        PeerFeedback {
+    pub(super) fn feedback(&self, now_us: u64) -> ReaderFeedback {
+        ReaderFeedback {
             ack_sent: (self.peer.epoch, self.peer.expected),
             ack_link_tag: match self.followed_sb {
-                Some(sb) if self.peer.epoch != 0 => sb.link_tag() as u32,
+                Some(head) if self.peer.epoch != 0 => head.link_tag() as u32,
                 _ => 0,
             },
+            member: self.followed_sb.map_or(0, |head| head.sb.writer_node),
             peer_ack: self.peer.ack,
             peer_live: self.peer_live(now_us),
+            peer_known: self.peer.state.is_some(),
+        }
+    }
+
+    /// Marks this reader as following a member another reader follows.
+    pub(super) fn set_duplicate(&mut self, duplicate: bool) {
+        self.duplicate = duplicate.then_some(PeerProblem::DuplicateMember {
+            member: self.followed_member(),
+        });
+    }
+
+    pub(super) fn duplicate(&self) -> bool {
+        self.duplicate.is_some()
+    }
+
+    /// The member whose region this reader follows (0: none yet, or a
+    /// link's peer is followed as it always was).
+    pub(super) fn followed_member(&self) -> u32 {
+        match self.followed_sb {
+            Some(head) if head.region.is_some() => head.sb.writer_node,
+            _ => 0,
         }
     }
 
@@ -320,9 +365,9 @@ impl Reader {
             }
         }
         let sector = self.recv_sector;
-        let found = match Superblock::parse(&self.head_buf.as_slice()[..SUPERBLOCK_LEN]) {
-            Ok(sb) => match self.receive_sb_problem(&sb, sector, recv.len_bytes()) {
-                None => Ok(sb),
+        let found = match VolumeHead::parse(&self.head_buf.as_slice()[..SUPERBLOCK_LEN]) {
+            Ok(head) => match self.receive_sb_problem(&head, sector, recv.len_bytes()) {
+                None => Ok(head),
                 Some(problem) => Err(problem),
             },
             Err(e) => Err(PeerProblem::NotFormatted(e)),
@@ -343,7 +388,7 @@ impl Reader {
             // never followed from further back.
             self.remember_position();
             self.followed_sb = Some(sb);
-            self.geo = sb.geometry();
+            self.geo = sb.geo;
             self.peer.epoch = 0;
             self.peer.expected = 0;
             self.peer.state = None;
@@ -358,14 +403,21 @@ impl Reader {
         true
     }
 
-    /// What makes the receive superblock `sb` unusable for this reader on
-    /// storage of `sector`-byte sectors and `len` bytes, if anything.
-    fn receive_sb_problem(&self, sb: &Superblock, sector: usize, len: u64) -> Option<PeerProblem> {
+    /// What makes the receive volume of head `head` unusable for this
+    /// reader on storage of `sector`-byte sectors and `len` bytes, if
+    /// anything.
+    fn receive_sb_problem(
+        &self,
+        head: &VolumeHead,
+        sector: usize,
+        len: u64,
+    ) -> Option<PeerProblem> {
         receive_problem(
             self.cfg.node_id,
             self.geo.block_size,
             self.cfg.auth_key.is_some(),
-            sb,
+            self.own_region.as_ref(),
+            head,
             sector,
             len,
         )
@@ -384,17 +436,18 @@ impl Reader {
     fn unproven_change<R: Volume>(
         &mut self,
         recv: &mut R,
-        found: Result<Superblock, PeerProblem>,
+        found: Result<VolumeHead, PeerProblem>,
         sector: usize,
-    ) -> Result<Superblock, PeerProblem> {
+    ) -> Result<VolumeHead, PeerProblem> {
         let (Some(key), Some(followed)) = (&self.cfg.auth_key, self.followed_sb) else {
             return found;
         };
         if self.peer.epoch == 0 || found.as_ref().ok() == Some(&followed) {
             return found;
         }
-        if let Ok(sb) = &found {
-            if sb.link_id != followed.link_id
+        if let Ok(head) = &found {
+            let sb = &head.sb;
+            if sb.link_id != followed.sb.link_id
                 && recv
                     .read_at(self.geo.state_offset(), self.block_buf.as_mut_slice())
                     .is_ok()
@@ -485,7 +538,8 @@ impl Reader {
             }
             self.read_peer_state(now_us, recv, counters);
         }
-        let Some(sb) = self.recv_sb else { return };
+        let Some(head) = self.recv_sb else { return };
+        let sb = head.sb;
         if self.peer.epoch == 0 {
             // No state record of the peer followed yet: the reader's
             // starting position comes from one (reader rules), and a
@@ -531,12 +585,18 @@ impl Reader {
 
     fn read_peer_state<R: Volume>(&mut self, now_us: u64, recv: &mut R, counters: &mut Counters) {
         let offset = self.geo.state_offset();
-        if let Err(e) = recv.read_at(offset, self.block_buf.as_mut_slice()) {
+        let area = self.geo.block_size as usize * self.geo.state_blocks as usize;
+        let Some(area_buf) = self.state_buf.as_mut_slice().get_mut(..area) else {
+            // A state area larger than any segment's: refused at its
+            // superblock already; nothing to read.
+            return;
+        };
+        if let Err(e) = recv.read_at(offset, area_buf) {
             counters.read_errors += 1;
             self.problem = Some(PeerProblem::Io(e));
             return;
         }
-        let rec = match StateRecord::parse(self.block_buf.as_slice()) {
+        let rec = match StateRecord::parse(self.state_buf.as_slice()) {
             Ok(rec) => rec,
             // No record at all (block 1 never written, or zeroed): the peer
             // never started. Not counted; named while no peer is seen.
@@ -550,11 +610,12 @@ impl Reader {
                 return;
             }
         };
-        let Some(sb) = self.recv_sb else { return };
+        let Some(head) = self.recv_sb else { return };
+        let sb = head.sb;
         // Read now: the block buffer is reused below.
-        let ext = StateExt::read(self.block_buf.as_slice());
+        let ext = StateExt::read(self.state_buf.as_slice());
         if let Some(key) = &self.cfg.auth_key {
-            if key.state_mac(&sb.link_id, self.block_buf.as_slice()) != rec.mac {
+            if key.state_mac(&sb.link_id, self.state_buf.as_slice()) != rec.mac {
                 counters.rejects_auth += 1;
                 self.problem = Some(PeerProblem::AuthFailed);
                 return;
@@ -622,7 +683,50 @@ impl Reader {
         self.log_hint(rec.next_seq, now_us);
         self.peer.declared_timeout_us =
             (u64::from(ext.peer_timeout_ms) * 1000).min(MAX_DECLARED_TIMEOUT_US);
-        self.note_ack(rec.ack_epoch, rec.ack_seq);
+        match head.region {
+            None => self.note_ack(rec.ack_epoch, rec.ack_seq),
+            Some(region) => {
+                if let Some((epoch, seq)) = self.table_ack(&rec, &sb, region.members, counters) {
+                    self.note_ack(epoch, seq);
+                }
+            }
+        }
+    }
+
+    /// A region's acknowledgement of this node, from the table after the
+    /// peer's record `rec` (in the state buffer): used only when the table
+    /// is of the same write as the record (its update count), of this
+    /// segment's size and the region's writer, and, in authenticated mode,
+    /// its MAC holds. A table that fails its checks is counted and leaves
+    /// the acknowledgement as it was.
+    fn table_ack(
+        &self,
+        rec: &StateRecord,
+        sb: &Superblock,
+        members: u32,
+        counters: &mut Counters,
+    ) -> Option<(u64, u64)> {
+        let area = self.geo.block_size as usize * self.geo.state_blocks as usize;
+        let bytes = self.state_buf.as_slice().get(STATE_LEN..area)?;
+        let table = match AckTable::parse(bytes) {
+            Ok(t) if t.members == members && t.member == sb.writer_node => t,
+            _ => {
+                counters.rejects_state += 1;
+                return None;
+            }
+        };
+        if table.update_count != rec.update_count {
+            // The two halves of different writes (torn between blocks).
+            return None;
+        }
+        if let Some(key) = &self.cfg.auth_key {
+            if !key.verify_ack_table(&sb.link_id, bytes, members) {
+                counters.rejects_auth += 1;
+                return None;
+            }
+        }
+        let entry = table.entry(self.cfg.node_id)?;
+        Some((entry.ack_epoch, entry.ack_seq))
     }
 
     /// Records the current position in [`Reader::high_water`].
@@ -647,10 +751,15 @@ impl Reader {
     /// blocks' link tag), if it was followed before.
     fn floor(&self, sb: &Superblock) -> Option<(u64, u64)> {
         let tag = sb.link_tag() as u32;
-        self.high_water
+        let seen = self
+            .high_water
             .iter()
             .find(|e| e.0 == tag && tag != 0)
-            .map(|e| (e.1, e.2))
+            .map(|e| (e.1, e.2));
+        match (seen, self.resume.find(tag)) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Moves the expected position past every block of the followed run
@@ -828,7 +937,11 @@ impl Reader {
         // R10: the expected block. Deliver.
         self.bad = None;
         self.foreign_held = None;
-        self.note_ack(header.ack_epoch, header.ack_seq);
+        if self.followed_sb.is_some_and(|head| head.region.is_none()) {
+            // A link's blocks carry the peer's acknowledgement (a region's
+            // travel in its table).
+            self.note_ack(header.ack_epoch, header.ack_seq);
+        }
         self.peer.last_alive_us = now_us;
         let valid = header.valid_bytes as usize;
         let payload_start = block_start + DATA_HEADER_LEN;
@@ -973,7 +1086,7 @@ impl Reader {
         if now_us.saturating_sub(bad.first_seen_us) < grace {
             return false;
         }
-        let Some(sb) = self.recv_sb else {
+        let Some(VolumeHead { sb, .. }) = self.recv_sb else {
             return false;
         };
         // The block buffer, not the read buffer: the caller still walks a
@@ -1048,24 +1161,43 @@ enum SlotContent {
     PreviousLap,
 }
 
-/// What makes a receive volume (superblock `sb`, on storage of
-/// `sector`-byte sectors and `len` bytes) unusable for node `node_id`,
-/// whose blocks are `block_size` bytes and which has a key when `keyed`.
+/// What makes a receive volume (head `head`, on storage of `sector`-byte
+/// sectors and `len` bytes) unusable for node `node_id`, whose blocks are
+/// `block_size` bytes, which has a key when `keyed` and writes a region of
+/// `own_region` when it is a segment's member.
 pub(super) fn receive_problem(
     node_id: u32,
     block_size: u32,
     keyed: bool,
-    sb: &Superblock,
+    own_region: Option<&RegionInfo>,
+    head: &VolumeHead,
     sector: usize,
     len: u64,
 ) -> Option<PeerProblem> {
-    if sb.writer_node == node_id {
-        Some(PeerProblem::OwnVolume)
-    } else if sb.reader_node != node_id {
-        Some(PeerProblem::WrongReader {
+    let sb = &head.sb;
+    let kind = match (own_region, &head.region) {
+        (None, None) if sb.writer_node == node_id => Some(PeerProblem::OwnVolume),
+        (None, None) if sb.reader_node != node_id => Some(PeerProblem::WrongReader {
             reader_node: sb.reader_node,
             node_id,
-        })
+        }),
+        (None, None) => None,
+        (None, Some(theirs)) => Some(PeerProblem::RegionForLink {
+            members: theirs.members,
+        }),
+        (Some(_), None) => Some(PeerProblem::LinkVolumeForRegion),
+        (Some(ours), Some(theirs))
+            if ours.segment_id != theirs.segment_id || ours.members != theirs.members =>
+        {
+            Some(PeerProblem::OtherSegment {
+                members: theirs.members,
+            })
+        }
+        (Some(_), Some(_)) if sb.writer_node == node_id => Some(PeerProblem::OwnVolume),
+        (Some(_), Some(_)) => None,
+    };
+    if kind.is_some() {
+        kind
     } else if sb.authenticated() != keyed {
         Some(PeerProblem::AuthModeMismatch { ours: keyed })
     } else if sb.block_size != block_size {
@@ -1078,9 +1210,9 @@ pub(super) fn receive_problem(
             block_size: sb.block_size,
             sector_size: sector as u32,
         })
-    } else if len < sb.geometry().volume_bytes() {
+    } else if len < head.geo.volume_bytes() {
         Some(PeerProblem::Truncated {
-            need: sb.geometry().volume_bytes(),
+            need: head.geo.volume_bytes(),
             have: len,
         })
     } else {

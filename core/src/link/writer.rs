@@ -28,9 +28,11 @@ use crate::queue::SendQueue;
 use crate::stats::Counters;
 use crate::volume::{Volume, VolumeError, VolumeErrorKind};
 
+use crate::segment::AckTable;
+
 use super::{
-    read_head, Claimant, LinkConfig, LinkError, LostCause, PeerFeedback, PollReport, ReadMark,
-    HEAD_MAX,
+    read_head, Claimant, LinkConfig, LinkError, LostCause, PeerFeedback, PollReport, ReadMarks,
+    RegionInfo, VolumeHead, HEAD_MAX,
 };
 
 /// This node's end of its send volume.
@@ -38,6 +40,11 @@ use super::{
 pub(super) struct Writer {
     cfg: LinkConfig,
     send_sb: Superblock,
+    /// The segment of the region this writer writes (`None`: one end of a
+    /// two-node link). A region's state area holds the acknowledgement
+    /// table after the record, and its data blocks carry no
+    /// acknowledgement.
+    region: Option<RegionInfo>,
     geo: Geometry,
     payload_cap: usize,
     /// This run's epoch: greater than any the volume has seen.
@@ -55,7 +62,8 @@ pub(super) struct Writer {
     /// link is down while either did (each cleared by its next success).
     data_write_error: Option<VolumeError>,
     state_write_error: Option<VolumeError>,
-    /// One block: the send volume's state record, read and written.
+    /// The send volume's state area (the state record, on a region the
+    /// acknowledgement table after it), read and written whole.
     block_buf: AlignedBuf,
     /// This run's claim nonce (in every record it writes).
     nonce: u64,
@@ -78,22 +86,23 @@ impl Writer {
     /// volume has seen and at least `epoch_seed`); allocates the writer's
     /// buffers. Writes nothing: the claim is written by
     /// [`Writer::write_claim`] once the receive side has been looked at.
-    /// Also returns where this node's reader stood when it last wrote its
-    /// record (a previous run of this endpoint), from that record: the
+    /// Also returns where this node's readers stood when it last wrote its
+    /// state area (a previous run of this endpoint), from that area: a
     /// reader never goes back past it.
     pub(super) fn open<S: Volume>(
         cfg: LinkConfig,
         send: &mut S,
         now_us: u64,
         epoch_seed: u64,
-    ) -> Result<(Writer, Option<ReadMark>), LinkError> {
+    ) -> Result<(Writer, ReadMarks), LinkError> {
         let mut first = AlignedBuf::try_new(HEAD_MAX).ok_or(LinkError::OutOfMemory)?;
         let send_sector =
             read_head(send, first.as_mut_slice(), send.sector_size()).map_err(LinkError::SendIo)?;
-        let send_sb = Superblock::parse(first.as_slice()).map_err(LinkError::SendNotFormatted)?;
+        let head = VolumeHead::parse(first.as_slice()).map_err(LinkError::SendNotFormatted)?;
+        let send_sb = head.sb;
         if send_sb.writer_node != cfg.node_id {
             // Name the other writer as its state record does, if it can be read.
-            let geo = send_sb.geometry();
+            let geo = head.geo;
             let mut state =
                 AlignedBuf::try_new(geo.block_size as usize).ok_or(LinkError::OutOfMemory)?;
             let host = send
@@ -112,7 +121,7 @@ impl Writer {
             (false, true) => return Err(LinkError::VolumeNotAuthenticated),
             _ => {}
         }
-        let geo = send_sb.geometry();
+        let geo = head.geo;
         if !(geo.block_size as usize).is_multiple_of(send_sector) {
             return Err(LinkError::BlockSizeBelowSector {
                 block_size: geo.block_size,
@@ -126,7 +135,8 @@ impl Writer {
             });
         }
         let bs = geo.block_size as usize;
-        let mut block_buf = AlignedBuf::try_new(bs).ok_or(LinkError::OutOfMemory)?;
+        let area = bs * geo.state_blocks as usize;
+        let mut block_buf = AlignedBuf::try_new(area).ok_or(LinkError::OutOfMemory)?;
         send.read_at(geo.state_offset(), block_buf.as_mut_slice())
             .map_err(LinkError::SendIo)?;
         let previous = StateRecord::parse(block_buf.as_slice()).ok();
@@ -161,17 +171,32 @@ impl Writer {
         let check_buf = AlignedBuf::try_new(2 * bs).ok_or(LinkError::OutOfMemory)?;
         let slot_watch = SlotWatch::try_new(geo.ring_blocks as usize, bs, cfg.max_read_bytes)
             .ok_or(LinkError::OutOfMemory)?;
-        let resume_floor = previous.and_then(|rec| {
-            let ext = StateExt::read(block_buf.as_slice());
-            (ext.ack_link_tag != 0 && rec.ack_epoch != 0).then_some((
-                ext.ack_link_tag,
-                rec.ack_epoch,
-                rec.ack_seq,
-            ))
-        });
+        let mut resume = ReadMarks::NONE;
+        match (previous, head.region) {
+            (Some(rec), None) => {
+                let ext = StateExt::read(block_buf.as_slice());
+                resume.push((ext.ack_link_tag, rec.ack_epoch, rec.ack_seq));
+            }
+            (Some(rec), Some(region)) => {
+                // The table written with that record (the same update).
+                let table = AckTable::parse(&block_buf.as_slice()[STATE_LEN..]).ok();
+                let ours = table.filter(|t| {
+                    t.update_count == rec.update_count
+                        && t.members == region.members
+                        && t.member == send_sb.writer_node
+                });
+                if let Some(t) = ours {
+                    for e in &t.entries[..t.members as usize] {
+                        resume.push((e.ack_link_tag, e.ack_epoch, e.ack_seq));
+                    }
+                }
+            }
+            (None, _) => {}
+        }
         let writer = Writer {
             cfg,
             send_sb,
+            region: head.region,
             geo,
             payload_cap,
             epoch,
@@ -192,11 +217,14 @@ impl Writer {
             claim_basis,
             slot_watch,
         };
-        Ok((writer, resume_floor))
+        Ok((writer, resume))
     }
 
     pub(super) fn epoch(&self) -> u64 {
         self.epoch
+    }
+    pub(super) fn region(&self) -> Option<RegionInfo> {
+        self.region
     }
     pub(super) fn next_seq(&self) -> u64 {
         self.next_seq
@@ -255,16 +283,6 @@ impl Writer {
     /// it is due within the ack interval.
     pub(super) fn note_ack_moved(&mut self) {
         self.ack_dirty = true;
-    }
-
-    /// First of our blocks the peer has not read: nothing of this epoch
-    /// until it acknowledges this epoch.
-    fn acked_through(&self, peer_ack: (u64, u64)) -> u64 {
-        if peer_ack.0 == self.epoch {
-            peer_ack.1
-        } else {
-            0
-        }
     }
 
     /// Moves frames from the send queue into blocks (memory only: call it
@@ -424,8 +442,8 @@ impl Writer {
             return;
         }
         let ring = u64::from(self.geo.ring_blocks);
-        if feedback.peer_live {
-            let window_end = self.acked_through(feedback.peer_ack).saturating_add(ring);
+        if let Some(floor) = feedback.flow_floor {
+            let window_end = floor.saturating_add(ring);
             let allowed = window_end.saturating_sub(self.next_seq) as usize;
             if allowed < ready {
                 report.flow_blocked = true;
@@ -442,7 +460,11 @@ impl Writer {
         let link_tag = self.send_sb.link_tag() as u32;
         let (writer_node, reader_node) = (self.send_sb.writer_node, self.send_sb.reader_node);
         let (epoch, first_seq) = (self.epoch, self.next_seq);
-        let ack = feedback.ack_sent;
+        // A region's blocks carry no acknowledgement (its table does).
+        let ack = match self.region {
+            Some(_) => (0, 0),
+            None => feedback.ack_sent,
+        };
         let (meta, bytes) = self.packer.blocks_mut(n);
         let mut frames = 0u64;
         let mut frame_bytes = 0u64;
@@ -478,7 +500,7 @@ impl Writer {
                 for seq in first_seq..first_seq + n as u64 {
                     if seq >= ring {
                         let overwritten = seq - ring;
-                        if overwritten >= self.acked_through(feedback.peer_ack) {
+                        if overwritten >= feedback.unread_floor {
                             counters.drops_overwritten += 1;
                         }
                     }
@@ -668,14 +690,19 @@ impl Writer {
         }
         self.update_count = self.update_count.wrapping_add(1);
         let c = &*counters;
+        // A region's record acknowledges nothing: its table does.
+        let (ack_sent, ack_link_tag) = match self.region {
+            Some(_) => ((0, 0), 0),
+            None => (feedback.ack_sent, feedback.ack_link_tag),
+        };
         let rec = StateRecord {
             state,
             writer_node: self.send_sb.writer_node,
             reader_node: self.send_sb.reader_node,
             epoch: self.epoch,
             next_seq: self.next_seq,
-            ack_epoch: feedback.ack_sent.0,
-            ack_seq: feedback.ack_sent.1,
+            ack_epoch: ack_sent.0,
+            ack_seq: ack_sent.1,
             update_count: self.update_count,
             writer_time_us: now_us,
             host_name: self.cfg.host_name,
@@ -697,7 +724,7 @@ impl Writer {
             peer_timeout_ms: u32::try_from(self.cfg.peer_timeout_us / 1000)
                 .unwrap_or(u32::MAX)
                 .max(1),
-            ack_link_tag: feedback.ack_link_tag,
+            ack_link_tag,
         };
         let buf = self.block_buf.as_mut_slice();
         buf.fill(0);
@@ -706,6 +733,22 @@ impl Writer {
             let mut signed = rec;
             signed.mac = key.state_mac(&self.send_sb.link_id, buf);
             signed.emit_with(&ext, buf);
+        }
+        if let Some(region) = self.region {
+            // The acknowledgement table after the record, of the same
+            // update, in the same write.
+            let mut table = AckTable::new(self.send_sb.writer_node, region.members);
+            table.update_count = self.update_count;
+            for peer in 1..=region.members {
+                if let Some(entry) = feedback.table.get(peer as usize - 1) {
+                    table.set(peer, *entry);
+                }
+            }
+            let key = self.cfg.auth_key.as_ref();
+            let link_id = self.send_sb.link_id;
+            table.emit(&mut buf[STATE_LEN..], |encoded| {
+                key.map(|k| k.ack_table_mac(&link_id, encoded))
+            });
         }
         let mut written = [0u8; STATE_LEN];
         written.copy_from_slice(&buf[..STATE_LEN]);
