@@ -268,13 +268,14 @@ impl Lab {
         }
     }
 
-    /// Runs a command inside `node`'s namespace.
+    /// Runs a command inside `node`'s namespace, for at most
+    /// [`EXEC_LIMIT`]: one that takes longer is killed and reported, so a
+    /// test fails saying what hung instead of hanging itself.
     pub fn exec(&self, node: usize, program: &str, args: &[&str]) -> Result<Output, String> {
-        Command::new("ip")
-            .args(["netns", "exec", &self.namespaces[node], program])
-            .args(args)
-            .output()
-            .map_err(|e| format!("cannot run {program}: {e}"))
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.namespaces[node], program])
+            .args(args);
+        output_within(cmd, program, EXEC_LIMIT)
     }
 
     /// Starts a command inside `node`'s namespace.
@@ -397,6 +398,67 @@ impl Drop for Lab {
     }
 }
 
+/// Longest a command [`Lab::exec`] runs may take (the TCP transfer's
+/// sender bounds itself well within it).
+pub const EXEC_LIMIT: Duration = Duration::from_secs(300);
+
+/// Runs `cmd` as [`Command::output`] does, but kills it after `limit`
+/// and says so: an `ip` that blocks on the kernel (a network device it
+/// is still waiting to free), or a program that stalls, fails the caller
+/// with that line instead of hanging it.
+fn output_within(mut cmd: Command, what: &str, limit: Duration) -> Result<Output, String> {
+    use std::io::Read;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    // Drained on threads, so a child that writes much never blocks on a
+    // full pipe while it is waited for.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let end = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| format!("{what}: {e}"))? {
+            break status;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "{what} did not finish within {} s and was killed (an `ip` that hangs waits on the kernel, often for a network device to be freed: see dmesg)",
+                limit.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Ok(Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    })
+}
+
 /// SIGTERM, a moment to exit cleanly, then SIGKILL.
 fn stop_child(mut child: Child) {
     // SAFETY: as in stop_node: our own unreaped child.
@@ -409,4 +471,25 @@ fn stop_child(mut child: Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_that_outlives_its_limit_is_killed_and_named() {
+        let mut sleeper = Command::new("sleep");
+        sleeper.arg("30");
+        let start = Instant::now();
+        let err = output_within(sleeper, "sleep", Duration::from_millis(300)).unwrap_err();
+        assert!(err.starts_with("sleep did not finish within 0 s"), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(20));
+        let mut echo = Command::new("sh");
+        echo.args(["-c", "echo out; echo err >&2; exit 3"]);
+        let out = output_within(echo, "sh", Duration::from_secs(30)).unwrap();
+        assert_eq!(out.stdout, b"out\n");
+        assert_eq!(out.stderr, b"err\n");
+        assert_eq!(out.status.code(), Some(3));
+    }
 }
